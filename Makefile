@@ -1,0 +1,20 @@
+# The two entry points of the README. Both create the virtual environment on first use.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: demo test setup
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	# torch/torchvision first and pinned: pip takes them from this machine's disk (no multi-GB download).
+	$(PY) -m pip install -q torch==2.14.1 torchvision==0.29.1
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+setup: $(VENV)/.installed
+
+demo: setup
+	$(VENV)/bin/ulrp demo
+
+test: setup
+	$(PY) -m pytest -q
