@@ -1,0 +1,132 @@
+"""The unrolled-LRP model: a classifier whose LRP heatmaps for all classes form a segmentation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import torch
+from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
+
+from unrolled_lrp.lrp.gating import Gating, make_gating
+from unrolled_lrp.lrp.plan import build_plan
+from unrolled_lrp.lrp.units import Record, SequenceUnit
+
+
+class UnrolledOutput(NamedTuple):
+    """Class scores of every image and LRP heatmaps of the requested classes.
+
+    ``heatmaps`` is ``(n, K, H, W)``: ``n`` images (all, or those selected by ``heatmap_mask``, in
+    batch order), ``K`` classes (all, or ``classes`` in the given order), summed over input channels.
+    """
+
+    logits: Tensor
+    heatmaps: Tensor
+
+
+class UnrolledLRP(nn.Module):
+    """A classifier together with its unrolled LRP decoder (paper, Fig. 1).
+
+    The only registered submodule is ``classifier``: the decoder holds references to the
+    classifier's own modules and reads their parameters at every call, so weights, BatchNorm
+    affine parameters and output-layer class weights are tied by construction, across ``.to()``,
+    optimizer steps and ``load_state_dict``. The state dict is the classifier's, under ``classifier.``.
+
+    Args:
+        classifier: a torchvision ResNet/VGG, or an ``nn.Sequential`` of supported layers.
+        rule: ``"zero"`` (LRP-0, exact: equals input x gradient) or ``"epsilon"`` (LRP-epsilon).
+        epsilon: the stabiliser of LRP-epsilon; unused by LRP-0, which divides by nothing.
+        activations: ``"tied"`` (Heaviside/epsilon gates from the encoder) or ``"relu"`` (WS-AE ablation).
+        class_chunk_size: decode at most this many classes at once. Bounds memory; the result is
+            identical. When gradients are recorded each chunk is checkpointed (recomputed in backward),
+            so memory stays bounded during training too.
+    """
+
+    def __init__(
+        self,
+        classifier: nn.Module,
+        rule: str = "zero",
+        epsilon: float = 1e-6,
+        activations: str = "tied",
+        class_chunk_size: int | None = None,
+    ) -> None:
+        super().__init__()
+        if class_chunk_size is not None and class_chunk_size < 1:
+            raise ValueError(f"class_chunk_size must be a positive integer or None, got {class_chunk_size}")
+        self.classifier = classifier
+        self.rule, self.epsilon, self.activations = rule, epsilon, activations
+        self.class_chunk_size = class_chunk_size
+        self._gating: Gating = make_gating(rule, epsilon, activations)
+        self._plan: SequenceUnit = build_plan(classifier)
+        self.num_classes: int = self._plan.units[-1].linear.out_features
+
+    def forward(
+        self,
+        x: Tensor,
+        classes: Sequence[int] | Tensor | None = None,
+        heatmap_mask: Tensor | None = None,
+    ) -> UnrolledOutput:
+        """Class scores for all images; heatmaps for ``classes`` on the images in ``heatmap_mask``.
+
+        Args:
+            x: input images ``(B, C_in, H, W)``, any size the classifier accepts.
+            classes: class indices to explain (default: all classes).
+            heatmap_mask: bool ``(B,)``; heatmaps only for these images (default: all images).
+        """
+        logits, records = self._plan.encode(x, self._gating)
+        class_index = self._class_index(classes, x.device)
+        if heatmap_mask is not None:
+            image_index = self._image_index(heatmap_mask, x)
+            x = x[image_index]
+            records = self._plan.select(records, image_index)
+        if x.shape[0] == 0 or class_index.numel() == 0:
+            return UnrolledOutput(logits, x.new_zeros(x.shape[0], class_index.numel(), *x.shape[-2:]))
+        chunks = class_index.split(self.class_chunk_size or class_index.numel())
+        if len(chunks) > 1 and torch.is_grad_enabled():
+            heatmaps = [checkpoint(self._heatmaps, x, records, c, use_reentrant=False) for c in chunks]
+        else:
+            heatmaps = [self._heatmaps(x, records, c) for c in chunks]
+        return UnrolledOutput(logits, torch.cat(heatmaps, dim=1))
+
+    def _heatmaps(self, x: Tensor, records: list[Record], class_index: Tensor) -> Tensor:
+        """Decode the one-hot class selectors down to the input and multiply with it (paper, 2.2.5)."""
+        selector = torch.eye(self.num_classes, dtype=x.dtype, device=x.device)[class_index]
+        g = self._plan.decode(selector.expand(x.shape[0], -1, -1), records, self._gating)
+        return torch.einsum("bkchw,bchw->bkhw", g, x)
+
+    def _class_index(self, classes: Sequence[int] | Tensor | None, device: torch.device) -> Tensor:
+        if classes is None:
+            return torch.arange(self.num_classes, device=device)
+        index = torch.as_tensor(classes, dtype=torch.long, device=device).reshape(-1)
+        if index.numel() and (index.min() < 0 or index.max() >= self.num_classes):
+            raise IndexError(f"classes must lie in [0, {self.num_classes}), got {index.tolist()}")
+        return index
+
+    @staticmethod
+    def _image_index(heatmap_mask: Tensor, x: Tensor) -> Tensor:
+        if heatmap_mask.dtype != torch.bool or heatmap_mask.shape != x.shape[:1]:
+            raise ValueError(
+                f"heatmap_mask must be a bool tensor of shape ({x.shape[0]},), "
+                f"got {heatmap_mask.dtype} {tuple(heatmap_mask.shape)}"
+            )
+        return heatmap_mask.nonzero().squeeze(1)
+
+    def describe(self) -> str:
+        """The unrolled architecture: each encoder step beside its tied decoder step."""
+        header = f"{'encoder (classifier)':<70} | decoder (rule={self.rule}, activations={self.activations})"
+        return "\n".join([header, "-" * len(header), *self._plan.describe(), f"{'input image':<70} | x (input) * signal, summed over channels"])
+
+    def extra_repr(self) -> str:
+        return f"rule={self.rule!r}, epsilon={self.epsilon}, activations={self.activations!r}, class_chunk_size={self.class_chunk_size}"
+
+
+def unroll(
+    classifier: nn.Module,
+    rule: str = "zero",
+    epsilon: float = 1e-6,
+    activations: str = "tied",
+    class_chunk_size: int | None = None,
+) -> UnrolledLRP:
+    """Unroll LRP on ``classifier``: see :class:`UnrolledLRP`."""
+    return UnrolledLRP(classifier, rule=rule, epsilon=epsilon, activations=activations, class_chunk_size=class_chunk_size)
