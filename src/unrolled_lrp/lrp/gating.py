@@ -21,7 +21,7 @@ from torch import Tensor
 
 def stabilize(z: Tensor, epsilon: float) -> Tensor:
     """``z + epsilon * sign(z)``, with sign(0) taken as +1 so that the result is never zero."""
-    return z + torch.where(z >= 0, epsilon, -epsilon)
+    return torch.where(z >= 0, z + epsilon, z - epsilon)
 
 
 class Gating(ABC):

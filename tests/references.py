@@ -1,0 +1,89 @@
+"""Independent references the tests compare the library against (autograd, zennit) and model factories."""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+import torchvision
+from torch import Tensor, nn
+
+
+def random_classifier(
+    arch: str, num_classes: int = 5, seed: int = 0, dtype=torch.float64, bn_eps: float | None = None
+) -> nn.Module:
+    """A torchvision classifier with random weights and non-trivial BatchNorm statistics and affine maps."""
+    torch.manual_seed(seed)
+    model = getattr(torchvision.models, arch)(num_classes=num_classes)
+    for module in model.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            module.eps = module.eps if bn_eps is None else bn_eps
+            module.running_mean.uniform_(-0.3, 0.3)
+            module.running_var.uniform_(0.5, 2.0)
+            module.weight.data.uniform_(0.5, 1.5)
+            module.bias.data.uniform_(-0.3, 0.3)
+    return model.to(dtype).eval()
+
+
+def input_x_gradient(model: nn.Module, x: Tensor, classes: list[int] | None = None, create_graph: bool = False) -> Tensor:
+    """Heatmaps ``sum_c x * d logit_k / dx`` by autograd: one forward, one backward per class, ``(B, K, H, W)``."""
+    x = x.detach().requires_grad_(True)
+    logits = model(x)
+    classes = range(logits.shape[1]) if classes is None else classes
+    maps = []
+    for k in classes:
+        (grad,) = torch.autograd.grad(logits[:, k].sum(), x, retain_graph=True, create_graph=create_graph)
+        maps.append((grad * x).sum(1))
+    return torch.stack(maps, 1)
+
+
+def freeze_batch_statistics(model: nn.Module, x: Tensor) -> nn.Module:
+    """A copy of a train-mode ``model`` whose BatchNorms use, as constants, this batch's statistics."""
+    stats = {}
+
+    def capture(name):
+        def hook(module, inputs, output):
+            a = inputs[0].detach()
+            stats[name] = (a.mean(dim=(0, 2, 3)), a.var(dim=(0, 2, 3), unbiased=False))
+
+        return hook
+
+    handles = [m.register_forward_hook(capture(n)) for n, m in model.named_modules() if isinstance(m, nn.BatchNorm2d)]
+    frozen = copy.deepcopy(model)
+    with torch.no_grad():
+        model(x)
+    for h in handles:
+        h.remove()
+    for name, module in frozen.named_modules():
+        if isinstance(module, nn.BatchNorm2d):
+            module.running_mean.copy_(stats[name][0])
+            module.running_var.copy_(stats[name][1])
+            module.eval()
+    return frozen
+
+
+def zennit_heatmaps(model: nn.Module, x: Tensor, epsilon: float) -> Tensor:
+    """All-class LRP-epsilon heatmaps by zennit (BatchNorm folded by its canonizers), one class at a time.
+
+    zennit's folding leaves each BatchNorm as ``x / sqrt(1 + eps)`` instead of the identity, which
+    changes the function; call this on models whose BatchNorms have ``eps = 0``.
+    """
+    assert all(m.eps == 0 for m in model.modules() if isinstance(m, nn.BatchNorm2d)), "set BatchNorm eps to 0"
+    from zennit.attribution import Gradient
+    from zennit.composites import LayerMapComposite
+    from zennit.rules import Epsilon
+    from zennit.torchvision import ResNetCanonizer, Sum, VGGCanonizer
+    from zennit.types import AvgPool, Convolution, Linear
+
+    canonizer = ResNetCanonizer() if isinstance(model, torchvision.models.ResNet) else VGGCanonizer()
+    layer_map = [(kind, Epsilon(epsilon=epsilon)) for kind in (Convolution, Linear, AvgPool, Sum)]
+    composite = LayerMapComposite(layer_map=layer_map, canonizers=[canonizer])
+    maps = []
+    with Gradient(model=model, composite=composite) as attributor:
+        for k in range(model(x).shape[1]):
+            def relevance_of_class(logits, k=k):
+                return torch.nn.functional.one_hot(torch.full_like(logits[:, 0], k, dtype=torch.long), logits.shape[1]) * logits
+
+            _, relevance = attributor(x, relevance_of_class)
+            maps.append(relevance.sum(1))
+    return torch.stack(maps, 1)
