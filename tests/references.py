@@ -14,7 +14,10 @@ def random_classifier(
 ) -> nn.Module:
     """A torchvision classifier with random weights and non-trivial BatchNorm statistics and affine maps."""
     torch.manual_seed(seed)
-    model = getattr(torchvision.models, arch)(num_classes=num_classes)
+    if arch == "resnet10":  # one block per stage: the smallest torchvision ResNet, for slow references
+        model = torchvision.models.ResNet(torchvision.models.resnet.BasicBlock, [1, 1, 1, 1], num_classes=num_classes)
+    else:
+        model = getattr(torchvision.models, arch)(num_classes=num_classes)
     for module in model.modules():
         if isinstance(module, nn.BatchNorm2d):
             module.eps = module.eps if bn_eps is None else bn_eps
