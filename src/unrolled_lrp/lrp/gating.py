@@ -43,7 +43,8 @@ class HeavisideGating(Gating):
         return z.detach() > 0 if activated else None
 
     def apply(self, g: Tensor, gate: Tensor | None, activated: bool) -> Tensor:
-        return g if gate is None else g * gate
+        # Converting the per-image gate once is far cheaper than a bool-by-float product over all classes.
+        return g if gate is None else g * gate.to(g.dtype)
 
 
 class EpsilonGating(Gating):

@@ -94,9 +94,10 @@ class ConvUnit(Unit):
 
     def decode(self, g: Tensor, record: AffineRecord, gating: Gating) -> Tensor:
         q = gating.apply(g, _class_axis(record.gate), self.activated)
-        if record.scale is not None:
-            q = q * record.scale[:, None, None]
         conv = self.conv
+        weight = conv.weight
+        if record.scale is not None:  # the BatchNorm slope, folded into the (small) weight, not the signal
+            weight = weight * record.scale.view(-1, 1, 1, 1)
         out_size = q.shape[-2:]
         output_padding = tuple(
             i - ((o - 1) * s - 2 * p + d * (k - 1) + 1)
@@ -105,7 +106,7 @@ class ConvUnit(Unit):
             )
         )
         flat = F.conv_transpose2d(
-            q.flatten(0, 1), conv.weight, None, conv.stride, conv.padding, output_padding, conv.groups, conv.dilation
+            q.flatten(0, 1), weight, None, conv.stride, conv.padding, output_padding, conv.groups, conv.dilation
         )
         return flat.unflatten(0, q.shape[:2])
 
