@@ -4,13 +4,14 @@ The decoder follows segmentation_models_pytorch's U-Net (nearest ×2 up-sampling
 concatenated encoder skip, two 3×3 conv-BN-ReLU per block, decoder widths
 (256, 128, 64, 32, 16)) but is built here rather than imported: smp constructs its own
 encoder copies (and pulls in timm), whereas the paper's comparison needs every model to run
-on the very same classifier modules (see :mod:`unrolled_lrp.models.encoders`). Differences
-to smp: every encoder feature map finer than the bottleneck is used as a skip — including
-VGG's stride-1 block, which smp drops — and the segmentation head is a 1×1 convolution.
+on the very same classifier modules (see :mod:`unrolled_lrp.models.encoders`). Every encoder
+feature map finer than the bottleneck is used as a skip (for VGG this includes the stride-1
+block; ResNets have none at stride 1, so the last block has no skip), and the segmentation
+head is a 1×1 convolution.
 
 Parameters at 21 classes (measured with :func:`unrolled_lrp.models.count_parameters`, pinned
 by tests/models/test_parameter_counts.py): ResNet50 UNet 32,521,317 (paper: 38.84M for its
-UNet; smp's ResNet50 U-Net has the same 32.5M), ResNet50 multi-task UNet 32,564,346 (+ the
+UNet, whose decoder details it does not give), ResNet50 multi-task UNet 32,564,346 (+ the
 classifier's fc), ResNet18 UNet 14,328,421 (paper: 18.81M), VGG16-BN UNet 19,045,477.
 """
 
