@@ -68,7 +68,9 @@ class SegmentationMetrics(nn.Module):
         self.confusion.reset()
 
     def confusion_matrix(self) -> Tensor:
-        """``(C, C)`` pixel counts, rows = ground truth, columns = prediction."""
+        """``(C, C)`` pixel counts, rows = ground truth, columns = prediction (zeros before any update)."""
+        if not self.confusion.update_called:
+            return self.confusion.confmat.clone()
         return self.confusion.compute()
 
     def compute(self) -> dict:
