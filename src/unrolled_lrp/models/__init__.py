@@ -5,7 +5,7 @@ Importing this package registers "unet", "mt_unet" and "fcn" in the model regist
 
 from torch import nn
 
-from .base import SegmentationModel, SegmentationOutput, check_input_size
+from .base import INPUT_MULTIPLE, SegmentationModel, SegmentationOutput, check_input_size, check_seg_mask
 from .classifiers import build_classifier, final_linear, load_checkpoint, supported_architectures
 from .encoders import Encoder, build_encoder, classifier_head
 from .fcn import FCN
@@ -20,6 +20,7 @@ def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
 
 __all__ = [
     "FCN",
+    "INPUT_MULTIPLE",
     "MODEL_REGISTRY",
     "Encoder",
     "MultiTaskUNet",
@@ -30,6 +31,7 @@ __all__ = [
     "build_encoder",
     "build_model",
     "check_input_size",
+    "check_seg_mask",
     "classifier_head",
     "count_parameters",
     "final_linear",
