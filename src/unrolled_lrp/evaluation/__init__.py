@@ -1,1 +1,5 @@
-"""evaluation"""
+"""Evaluation metrics: dataset-level mIoU and foreground classification F1."""
+
+from .metrics import IGNORE_INDEX, ClassificationF1, SegmentationMetrics
+
+__all__ = ["IGNORE_INDEX", "ClassificationF1", "SegmentationMetrics"]

@@ -1,1 +1,42 @@
-"""models"""
+"""Classifiers, their shared encoders, and the baseline segmentation models.
+
+Importing this package registers "unet", "mt_unet" and "fcn" in the model registry.
+"""
+
+from torch import nn
+
+from .base import INPUT_MULTIPLE, SegmentationModel, SegmentationOutput, check_input_size, check_seg_mask
+from .classifiers import build_classifier, final_linear, load_checkpoint, supported_architectures
+from .encoders import Encoder, build_encoder, classifier_head
+from .fcn import FCN
+from .registry import MODEL_REGISTRY, build_model, list_models, register_model
+from .unet import MultiTaskUNet, UNet
+
+
+def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
+    """Number of unique parameter elements (shared Parameters counted once)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+__all__ = [
+    "FCN",
+    "INPUT_MULTIPLE",
+    "MODEL_REGISTRY",
+    "Encoder",
+    "MultiTaskUNet",
+    "SegmentationModel",
+    "SegmentationOutput",
+    "UNet",
+    "build_classifier",
+    "build_encoder",
+    "build_model",
+    "check_input_size",
+    "check_seg_mask",
+    "classifier_head",
+    "count_parameters",
+    "final_linear",
+    "list_models",
+    "load_checkpoint",
+    "register_model",
+    "supported_architectures",
+]

@@ -1,0 +1,79 @@
+"""The interface every segmentation model of this project implements.
+
+Training and evaluation code talks to UNet, multi-task UNet, FCN, unrolled LRP and WS-AE
+only through :class:`SegmentationModel` and :class:`SegmentationOutput`, so that one
+training loop serves all of them:
+
+* ``uses_image_labels`` tells the loop which batches and losses a model gets: models with a
+  classification branch are trained on mixed batches (pixel-labelled and image-labelled
+  images) with a per-class sigmoid BCE on ``class_logits`` plus softmax cross-entropy on
+  ``seg_logits``; the others only on pixel-labelled batches with the segmentation loss.
+* ``seg_mask`` selects the images of a mixed batch that have pixel labels, so decoders are
+  only run where a segmentation loss will be applied.
+
+Input size: height and width must be multiples of 32 (the coarsest encoder stride), because
+the decoders up-sample by exact factors of 2 and must meet the encoder's feature maps at the
+same size. Other sizes raise a ``ValueError`` (see :func:`check_input_size`); evaluation pads
+images to a multiple of 32 and crops the logits back.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import Tensor, nn
+
+#: The coarsest stride of every supported encoder; inputs must be divisible by it.
+INPUT_MULTIPLE = 32
+
+
+class SegmentationOutput(NamedTuple):
+    """What every segmentation model returns.
+
+    seg_logits: ``(n_selected, C, H, W)`` per-pixel class scores for the images selected by
+        ``seg_mask`` (all images when ``seg_mask`` is None), or None when no image is selected.
+    class_logits: ``(B, C)`` image-level class scores for all images, or None for models
+        without a classification branch.
+    """
+
+    seg_logits: Tensor | None
+    class_logits: Tensor | None
+
+
+class SegmentationModel(nn.Module):
+    """Base class: a classifier-derived model mapping images to per-pixel class scores.
+
+    Subclasses set ``uses_image_labels`` and implement ``forward(x, seg_mask=None)``.
+    """
+
+    #: True: trained on mixed batches with classification BCE (mt_unet, unrolled_lrp, ws_ae);
+    #: False: pixel-labelled batches with the segmentation loss only (unet, fcn).
+    uses_image_labels: bool = False
+
+    def forward(self, x: Tensor, seg_mask: Tensor | None = None) -> SegmentationOutput:
+        raise NotImplementedError(f"{type(self).__name__} must implement forward(x, seg_mask)")
+
+
+def check_input_size(x: Tensor, multiple: int = INPUT_MULTIPLE) -> None:
+    """Raise a ValueError unless ``x`` is an image batch ``(B, 3, H, W)`` with H, W divisible by ``multiple``."""
+    if x.dim() != 4:
+        raise ValueError(f"expected an image batch of shape (B, 3, H, W), got shape {tuple(x.shape)}")
+    height, width = x.shape[-2:]
+    if height % multiple or width % multiple:
+        raise ValueError(
+            f"input height and width must be multiples of {multiple}, got {height}x{width}; "
+            f"pad the images (e.g. to {-(-height // multiple) * multiple}x{-(-width // multiple) * multiple}) "
+            "and crop the logits back"
+        )
+
+
+def check_seg_mask(seg_mask: Tensor | None, batch_size: int) -> None:
+    """Raise a ValueError unless ``seg_mask`` is None or a boolean vector with one entry per image."""
+    if seg_mask is None:
+        return
+    if seg_mask.dtype != torch.bool or seg_mask.shape != (batch_size,):
+        raise ValueError(
+            f"seg_mask must be a boolean tensor of shape ({batch_size},) marking the pixel-labelled images, "
+            f"got dtype {seg_mask.dtype} and shape {tuple(seg_mask.shape)}"
+        )
