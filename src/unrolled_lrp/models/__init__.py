@@ -1,6 +1,6 @@
 """Classifiers, their shared encoders, and the baseline segmentation models.
 
-Importing this package registers "unet", "mt_unet" and "fcn" in the model registry.
+Importing this package registers "unet", "mt_unet", "fcn", "unrolled_lrp" and "ws_ae" in the model registry.
 """
 
 from torch import nn
@@ -11,6 +11,7 @@ from .encoders import Encoder, build_encoder, classifier_head
 from .fcn import FCN
 from .registry import MODEL_REGISTRY, build_model, list_models, register_model
 from .unet import MultiTaskUNet, UNet
+from .unrolled import UnrolledSegmenter
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
@@ -27,6 +28,7 @@ __all__ = [
     "SegmentationModel",
     "SegmentationOutput",
     "UNet",
+    "UnrolledSegmenter",
     "build_classifier",
     "build_encoder",
     "build_model",

@@ -2,9 +2,8 @@
 
 Each builder turns a classifier into a segmentation model sharing the classifier's
 pre-trained modules: ``builder(classifier, num_classes, **kwargs) -> SegmentationModel``.
-Builders register themselves with :func:`register_model` when their module is imported:
-``unet``, ``mt_unet`` and ``fcn`` with :mod:`unrolled_lrp.models`; ``unrolled_lrp`` and
-``ws_ae`` with :mod:`unrolled_lrp.lrp`.
+Builders register themselves with :func:`register_model` when :mod:`unrolled_lrp.models` is
+imported: ``unet``, ``mt_unet``, ``fcn``, ``unrolled_lrp`` and ``ws_ae``.
 """
 
 from __future__ import annotations
@@ -46,7 +45,6 @@ def build_model(name: str, classifier: nn.Module, num_classes: int, **kwargs: An
     """
     if name not in MODEL_REGISTRY:
         raise KeyError(
-            f"unknown segmentation model {name!r}; registered: {list_models()} "
-            "('unrolled_lrp' and 'ws_ae' are registered by importing unrolled_lrp.lrp)"
+            f"unknown segmentation model {name!r}; registered: {list_models()}"
         )
     return MODEL_REGISTRY[name](classifier, num_classes, **kwargs)
