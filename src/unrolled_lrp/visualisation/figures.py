@@ -1,0 +1,60 @@
+"""Figures a person can look at: input, per-class heatmaps (blue-white-red), segmentation, class scores."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from torch import Tensor  # noqa: E402
+
+
+def colourise(labels: Tensor, palette: Sequence[tuple[int, int, int]]) -> np.ndarray:
+    """``(H, W)`` class indices to an RGB image with the dataset's palette (255 = void, white)."""
+    table = np.zeros((256, 3), dtype=np.uint8)
+    table[: len(palette)] = np.asarray(palette, dtype=np.uint8)
+    table[255] = 255
+    return table[labels.cpu().numpy().astype(np.uint8)]
+
+
+def save_explanation(
+    image: Tensor,
+    heatmaps: Tensor,
+    logits: Tensor,
+    class_names: Sequence[str],
+    palette: Sequence[tuple[int, int, int]],
+    path: str | Path,
+    top_k: int = 4,
+) -> Path:
+    """One PNG: the input, the heatmaps of the ``top_k`` highest-scoring classes, the argmax segmentation
+    and all class scores. ``image`` is ``(3, H, W)`` in [0, 1]; ``heatmaps`` ``(C, H, W)``; ``logits`` ``(C,)``.
+
+    Heatmaps use a symmetric blue-white-red scale per class (red: evidence for the class), as the paper's Fig. 3.
+    """
+    top = torch.argsort(logits, descending=True)[:top_k].tolist()
+    fig, axes = plt.subplots(1, top_k + 3, figsize=(3 * (top_k + 3), 3.2))
+    axes[0].imshow(image.permute(1, 2, 0).clamp(0, 1).cpu().numpy())
+    axes[0].set_title("input")
+    for ax, k in zip(axes[1 : top_k + 1], top):
+        bound = heatmaps[k].abs().max().item() or 1.0
+        ax.imshow(heatmaps[k].cpu().numpy(), cmap="bwr", vmin=-bound, vmax=bound)
+        ax.set_title(f"{class_names[k]} ({logits[k]:.2f})")
+    axes[top_k + 1].imshow(colourise(heatmaps.argmax(0), palette))
+    axes[top_k + 1].set_title("segmentation (argmax)")
+    axes[top_k + 2].barh(range(len(class_names)), logits.cpu().numpy(), color=np.asarray(palette[: len(class_names)]) / 255)
+    axes[top_k + 2].set_yticks(range(len(class_names)), class_names, fontsize=6)
+    axes[top_k + 2].invert_yaxis()
+    axes[top_k + 2].set_title("class scores")
+    for ax in axes[:-1]:
+        ax.axis("off")
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
