@@ -183,6 +183,14 @@ def pixel_pool_ids(layout: VocLayout, val: set[str], use_aug: bool) -> list[str]
     return [image_id for image_id in ids if image_id not in val]
 
 
+def require_disjoint(layout: VocLayout, val: Sequence[str], pixel: Sequence[str]) -> None:
+    """Refuse lists that would train on evaluation images."""
+    overlap = sorted(set(val) & set(pixel))
+    if overlap:
+        raise DatasetError([Problem(layout.segmentation_sets / "train.txt", f"{len(overlap)} val image(s) also "
+                                    f"listed for training, e.g. {overlap[:5]}; remove them from the training list")])
+
+
 def trainval_ids(layout: VocLayout) -> list[str]:
     """All VOC2012 trainval ids: ``ImageSets/Main/trainval.txt``, else every annotation file."""
     if layout.main_trainval.is_file():
@@ -203,6 +211,7 @@ def load_voc(root: str | Path, classes: ClassSet = VOC, *, use_aug: bool = False
     val_ids = read_ids(layout.segmentation_sets / "val.txt")
     val_set = set(val_ids)
     pixel_ids = pixel_pool_ids(layout, val_set, use_aug)
+    require_disjoint(layout, val_ids, pixel_ids)
     excluded = val_set | set(pixel_ids)
     image_ids = [image_id for image_id in trainval_ids(layout) if image_id not in excluded]
     image_labels = parallel_map(lambda i: annotation_labels(layout.annotation(i), classes), image_ids)

@@ -1,0 +1,104 @@
+"""One call from a dataset folder and a few settings to the datasets and sampler of a training run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from .check import require_valid_dataset
+from .classes import VOC, ClassSet
+from .datasets import SegmentationDataset
+from .regimes import select_regime, write_regime
+from .sampler import MixedBatchSampler
+from .transforms import eval_transform, train_transform
+from .voc import VocItem, VocPools, load_voc, split_holdout
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Data settings of a run (jsonargparse-friendly).
+
+    Args:
+        root: Dataset folder (``ROOT`` with ``VOCdevkit/VOC2012``, or the ``VOC2012`` folder).
+        classes: YAML class config (``classes: [background, ...]``); None: the 21 VOC classes.
+        num_pixel: Pixel-labelled images of the regime (20, 100, 500, 1464, ...); None: the whole pool.
+        seed: Seed of the regime, the hold-out split and the batch order.
+        use_aug: Use ``SegmentationClassAug`` masks (SBD, 10582 images) as the pixel pool.
+        batch_size: Images per batch.
+        pixel_fraction: Share of pixel-labelled images per batch (1.0: pixel-only, for UNet/FCN).
+        epoch_length: Iterations per epoch; None: one pass over the slower pool.
+        holdout_fraction: Share of the selected pixel-labelled images held out for model selection.
+        holdout_count: Fixed hold-out size instead of ``holdout_fraction``.
+        regime_threshold: From this N on, regimes follow the mixed instead of the uniform class rule.
+        uniform_weight: Weight of the uniform distribution in the mixed rule (paper: 0.5).
+        unselected_as_image_level: Train on pixel-pool images outside the regime with image labels only.
+        crop_size: Training crop (pixels, square).
+        scale_range: Random scale factors relative to the original image.
+    """
+
+    root: Path
+    classes: Path | None = None
+    num_pixel: int | None = None
+    seed: int = 0
+    use_aug: bool = False
+    batch_size: int = 10
+    pixel_fraction: float = 0.5
+    epoch_length: int | None = None
+    holdout_fraction: float = 0.1
+    holdout_count: int | None = None
+    regime_threshold: int = 500
+    uniform_weight: float = 0.5
+    unselected_as_image_level: bool = True
+    crop_size: int = 256
+    scale_range: tuple[float, float] = (0.5, 2.0)
+
+    def class_set(self) -> ClassSet:
+        """The configured classes."""
+        return VOC if self.classes is None else ClassSet.from_yaml(self.classes)
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """Everything a run reads: ``train`` (pixel-labelled items first) with its ``sampler``, ``holdout`` and ``val``."""
+
+    train: SegmentationDataset
+    sampler: MixedBatchSampler
+    holdout: SegmentationDataset
+    val: SegmentationDataset
+    pixel_ids: list[str]
+    holdout_ids: list[str]
+    regime_file: Path | None
+
+
+def _select(pools: VocPools, config: DataConfig) -> list[VocItem]:
+    """The regime's pixel-labelled items, in regime order."""
+    by_id = {item.id: item for item in pools.pixel}
+    num_pixel = len(by_id) if config.num_pixel is None else config.num_pixel
+    ids = select_regime(pools.pixel_labels(), num_pixel, seed=config.seed, threshold=config.regime_threshold,
+                        uniform_weight=config.uniform_weight)
+    return [by_id[image_id] for image_id in ids]
+
+
+def build_training_data(config: DataConfig, regime_dir: Path | None = None) -> TrainingData:
+    """Check the dataset, pick the regime (written to ``regime_dir``), split the hold-out, build datasets and sampler."""
+    classes = config.class_set()
+    require_valid_dataset(config.root, classes, use_aug=config.use_aug)
+    pools = load_voc(config.root, classes, use_aug=config.use_aug)
+    selected = _select(pools, config)
+    pixel, holdout = split_holdout(selected, fraction=config.holdout_fraction, count=config.holdout_count,
+                                   seed=config.seed)
+    chosen = {item.id for item in selected}
+    unselected = [replace(item, mask=None) for item in pools.pixel if item.id not in chosen]
+    image_level = list(pools.image_level) + (unselected if config.unselected_as_image_level else [])
+    augment = train_transform(config.crop_size, config.scale_range)
+    return TrainingData(
+        train=SegmentationDataset(pixel + image_level, classes, augment),
+        sampler=MixedBatchSampler(len(pixel), len(image_level), batch_size=config.batch_size,
+                                  pixel_fraction=config.pixel_fraction, seed=config.seed,
+                                  epoch_length=config.epoch_length),
+        holdout=SegmentationDataset(holdout, classes, eval_transform()),
+        val=SegmentationDataset(pools.val, classes, eval_transform()),
+        pixel_ids=[item.id for item in pixel],
+        holdout_ids=[item.id for item in holdout],
+        regime_file=None if regime_dir is None else write_regime([i.id for i in selected], regime_dir, seed=config.seed),
+    )
