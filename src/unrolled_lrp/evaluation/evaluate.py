@@ -1,0 +1,36 @@
+"""Full-resolution evaluation: pad to the network stride, crop predictions back, accumulate metrics."""
+
+from __future__ import annotations
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from unrolled_lrp.data.datasets import eval_collate
+from unrolled_lrp.models import SegmentationModel
+
+from .metrics import ClassificationF1, SegmentationMetrics
+
+
+@torch.no_grad()
+def evaluate(
+    model: SegmentationModel, dataset: Dataset, class_names: list[str], device: str | torch.device = "cpu"
+) -> dict:
+    """mIoU, per-class IoU and pixel accuracy over the whole dataset (one confusion matrix, 255 ignored),
+    plus foreground macro F1 of the class scores when the model has a classification branch."""
+    was_training = model.training
+    model.eval()
+    seg = SegmentationMetrics(len(class_names), class_names)
+    f1 = ClassificationF1(len(class_names), class_names)
+    has_classifier = False
+    for batch in DataLoader(dataset, batch_size=1, collate_fn=eval_collate):
+        out = model(batch.image.to(device))
+        height, width = batch.sizes[0].tolist()
+        seg.update(out.seg_logits[..., :height, :width].argmax(1).cpu(), batch.mask[..., :height, :width])
+        if out.class_logits is not None:
+            has_classifier = True
+            f1.update(out.class_logits.cpu(), batch.labels)
+    model.train(was_training)
+    results = seg.compute()
+    if has_classifier:
+        results.update(f1.compute())
+    return results
