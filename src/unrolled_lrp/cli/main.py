@@ -9,6 +9,8 @@ from jsonargparse import auto_cli
 from torchvision.io import ImageReadMode, read_image
 from torchvision.transforms.v2 import functional as TF
 
+from unrolled_lrp.cli import data
+from unrolled_lrp.cli import train as training
 from unrolled_lrp.data.classes import VOC_CLASSES, ClassSet
 from unrolled_lrp.lrp import unroll
 from unrolled_lrp.models import build_classifier
@@ -83,7 +85,7 @@ def _demo_scene(size: int = 160, seed: int = 0) -> torch.Tensor:
     return image.clamp(0, 1)
 
 
-def demo(out_dir: Path = Path("runs/demo"), arch: str = "resnet18", seed: int = 0) -> list[Path]:
+def explain_demo(out_dir: Path = Path("runs/explain_demo"), arch: str = "resnet18", seed: int = 0) -> list[Path]:
     """Explain a procedurally drawn scene with a randomly initialised classifier (no download needed).
 
     Shows the whole heatmap pipeline end to end; the heatmaps of an untrained classifier are not yet
@@ -105,7 +107,15 @@ def demo(out_dir: Path = Path("runs/demo"), arch: str = "resnet18", seed: int = 
 
 def main(args: list[str] | None = None) -> None:
     """Entry point of the ``ulrp`` console command."""
-    auto_cli({"explain": explain, "demo": demo}, args=args, as_positional=False)
+    commands = {
+        "data": {"synth": data.synth, "check": data.check},
+        "train": training.train,
+        "eval": training.eval,
+        "demo": training.demo,
+        "explain": explain,
+        "explain-demo": explain_demo,
+    }
+    auto_cli(commands, args=args, as_positional=False)
 
 
 if __name__ == "__main__":
