@@ -22,7 +22,6 @@ import numpy as np
 import torch
 import yaml
 from PIL import Image
-from torchvision.io import write_jpeg
 
 from .classes import IGNORE_INDEX, VOC, ClassSet
 from .voc import VocLayout, write_ids
@@ -135,7 +134,7 @@ def _write_image(layout: VocLayout, image_id: str, objects: list[_Object], class
     short = rng.choice([image_size, round(0.75 * image_size)])
     height, width = (image_size, short) if rng.random() < 0.5 else (short, image_size)
     image, mask, instances = _render(height, width, objects, classes.num_classes, rng, gen)
-    write_jpeg(image, str(layout.image(image_id)), quality=90)
+    Image.fromarray(image.permute(1, 2, 0).numpy()).save(layout.image(image_id), quality=90)
     _annotation(image_id, objects, instances, mask, classes, palette is not None).write(layout.annotation(image_id))
     if palette is not None:
         png = Image.fromarray(mask.numpy().astype(np.uint8), mode="P")
