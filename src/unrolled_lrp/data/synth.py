@@ -90,7 +90,8 @@ def _render(height: int, width: int, objects: list[_Object], num_classes: int, r
         instances[inside] = k
     classes = torch.tensor([0] + [obj.cls for obj in objects])
     mask = classes[instances + 1]
-    void = _boundary(mask) | torch.isin(instances, torch.tensor([k for k, o in enumerate(objects) if o.difficult] or [-2]))
+    difficult = torch.tensor([k for k, obj in enumerate(objects) if obj.difficult], dtype=torch.long)
+    void = _boundary(mask) | torch.isin(instances, difficult)
     mask[void] = IGNORE_INDEX
     return (image.clamp(0, 1) * 255).round().to(torch.uint8), mask.to(torch.uint8), instances
 
@@ -166,7 +167,8 @@ def write_synthetic_voc(root: str | Path, *, num_pixel_train: int = 40, num_val:
         raise ValueError(f"need num_pixel_train >= {num_fg} (one per foreground class) and num_val >= 1")
     rng, gen, palette = random.Random(seed), torch.Generator().manual_seed(seed), classes.png_palette()
     layout = VocLayout(Path(root) / "VOCdevkit" / "VOC2012")
-    for folder in (layout.images, layout.annotations, layout.masks, layout.segmentation_sets, layout.main_trainval.parent):
+    for folder in (layout.images, layout.annotations, layout.masks, layout.segmentation_sets,
+                   layout.main_trainval.parent):
         folder.mkdir(parents=True, exist_ok=True)
     weights = [1 / (rank + 1) ** 0.7 for rank in rng.sample(range(num_fg), num_fg)]  # skewed, like VOC
     fronts = rng.sample(range(1, num_fg + 1), num_fg)

@@ -116,7 +116,8 @@ def mask_labels(path: Path, num_classes: int) -> frozenset[int]:
     values = set(np.unique(read_mask(path).numpy()).tolist()) - {IGNORE_INDEX}
     invalid = sorted(value for value in values if not 0 <= value < num_classes)
     if invalid:
-        raise DatasetError([Problem(path, f"mask values {invalid} outside 0..{num_classes - 1} (and not {IGNORE_INDEX})")])
+        message = f"mask values {invalid} outside 0..{num_classes - 1} (and not {IGNORE_INDEX})"
+        raise DatasetError([Problem(path, message)])
     return frozenset(values | {0})
 
 
