@@ -80,7 +80,8 @@ def _select(pools: VocPools, config: DataConfig) -> list[VocItem]:
 
 
 def build_training_data(config: DataConfig, regime_dir: Path | None = None) -> TrainingData:
-    """Check the dataset, pick the regime (written to ``regime_dir``), split the hold-out, build datasets and sampler."""
+    """Check the dataset, pick the regime (its ids written to ``regime_dir``), split the hold-out, build the
+    datasets and the sampler."""
     classes = config.class_set()
     require_valid_dataset(config.root, classes, use_aug=config.use_aug)
     pools = load_voc(config.root, classes, use_aug=config.use_aug)
@@ -100,5 +101,6 @@ def build_training_data(config: DataConfig, regime_dir: Path | None = None) -> T
         val=SegmentationDataset(pools.val, classes, eval_transform()),
         pixel_ids=[item.id for item in pixel],
         holdout_ids=[item.id for item in holdout],
-        regime_file=None if regime_dir is None else write_regime([i.id for i in selected], regime_dir, seed=config.seed),
+        regime_file=None if regime_dir is None else write_regime([item.id for item in selected], regime_dir,
+                                                                 seed=config.seed),
     )

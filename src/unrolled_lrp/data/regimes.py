@@ -64,7 +64,8 @@ def _with_leftovers(order: list[str], ids: list[str], rng: random.Random) -> lis
 
 
 def mixed_order(labels: Labels, *, seed: int = 0, uniform_weight: float = 0.5) -> list[str]:
-    """All ids ordered by sequential draws: class ~ ``w·uniform + (1-w)·pool class frequency``, then an image of it."""
+    """All ids ordered by sequential draws of a class ~ ``w·uniform + (1-w)·pool class frequency``, then of an
+    image containing it."""
     fg, rng = _foreground(labels), random.Random(seed)
     ids = sorted(fg)
     index = _ClassIndex(ids, fg, rng)

@@ -42,7 +42,8 @@ class MixedBatchSampler(Sampler[list[int]]):
         for pool, size, per_batch in (("pixel-labelled", num_pixel, self.pixel_per_batch),
                                       ("image-level", num_image_level, self.image_per_batch)):
             if per_batch and not size:
-                raise ValueError(f"batches need {per_batch} {pool} images but that pool is empty; adjust pixel_fraction")
+                raise ValueError(f"batches need {per_batch} {pool} images but that pool is empty; "
+                                 "adjust pixel_fraction")
         passes = [math.ceil(size / per_batch) for size, per_batch in
                   ((num_pixel, self.pixel_per_batch), (num_image_level, self.image_per_batch)) if per_batch]
         self.epoch_length = epoch_length or max(passes)

@@ -22,7 +22,6 @@ import numpy as np
 import torch
 import yaml
 from PIL import Image
-from torchvision.io import write_jpeg
 
 from .classes import IGNORE_INDEX, VOC, ClassSet
 from .voc import VocLayout, write_ids
@@ -91,7 +90,8 @@ def _render(height: int, width: int, objects: list[_Object], num_classes: int, r
         instances[inside] = k
     classes = torch.tensor([0] + [obj.cls for obj in objects])
     mask = classes[instances + 1]
-    void = _boundary(mask) | torch.isin(instances, torch.tensor([k for k, o in enumerate(objects) if o.difficult] or [-2]))
+    difficult = torch.tensor([k for k, obj in enumerate(objects) if obj.difficult], dtype=torch.long)
+    void = _boundary(mask) | torch.isin(instances, difficult)
     mask[void] = IGNORE_INDEX
     return (image.clamp(0, 1) * 255).round().to(torch.uint8), mask.to(torch.uint8), instances
 
@@ -135,7 +135,7 @@ def _write_image(layout: VocLayout, image_id: str, objects: list[_Object], class
     short = rng.choice([image_size, round(0.75 * image_size)])
     height, width = (image_size, short) if rng.random() < 0.5 else (short, image_size)
     image, mask, instances = _render(height, width, objects, classes.num_classes, rng, gen)
-    write_jpeg(image, str(layout.image(image_id)), quality=90)
+    Image.fromarray(image.permute(1, 2, 0).numpy()).save(layout.image(image_id), quality=90)
     _annotation(image_id, objects, instances, mask, classes, palette is not None).write(layout.annotation(image_id))
     if palette is not None:
         png = Image.fromarray(mask.numpy().astype(np.uint8), mode="P")
@@ -167,7 +167,8 @@ def write_synthetic_voc(root: str | Path, *, num_pixel_train: int = 40, num_val:
         raise ValueError(f"need num_pixel_train >= {num_fg} (one per foreground class) and num_val >= 1")
     rng, gen, palette = random.Random(seed), torch.Generator().manual_seed(seed), classes.png_palette()
     layout = VocLayout(Path(root) / "VOCdevkit" / "VOC2012")
-    for folder in (layout.images, layout.annotations, layout.masks, layout.segmentation_sets, layout.main_trainval.parent):
+    for folder in (layout.images, layout.annotations, layout.masks, layout.segmentation_sets,
+                   layout.main_trainval.parent):
         folder.mkdir(parents=True, exist_ok=True)
     weights = [1 / (rank + 1) ** 0.7 for rank in rng.sample(range(num_fg), num_fg)]  # skewed, like VOC
     fronts = rng.sample(range(1, num_fg + 1), num_fg)

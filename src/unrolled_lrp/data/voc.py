@@ -24,7 +24,6 @@ import numpy as np
 import torch
 from PIL import Image
 from torchvision import tv_tensors
-from torchvision.io import ImageReadMode, decode_image
 
 from .classes import IGNORE_INDEX, VOC, ClassSet
 from .problems import DatasetError, Problem
@@ -98,8 +97,9 @@ def write_ids(path: Path, ids: Iterable[str]) -> Path:
 
 
 def read_image(path: Path) -> tv_tensors.Image:
-    """RGB uint8 image (3×H×W)."""
-    return tv_tensors.Image(decode_image(str(path), mode=ImageReadMode.RGB))
+    """RGB uint8 image (3×H×W), decoded with PIL (torchvision.io decoding is deprecated since 0.29)."""
+    with Image.open(path) as image:
+        return tv_tensors.Image(image.convert("RGB"))
 
 
 def read_mask(path: Path) -> tv_tensors.Mask:
@@ -116,7 +116,8 @@ def mask_labels(path: Path, num_classes: int) -> frozenset[int]:
     values = set(np.unique(read_mask(path).numpy()).tolist()) - {IGNORE_INDEX}
     invalid = sorted(value for value in values if not 0 <= value < num_classes)
     if invalid:
-        raise DatasetError([Problem(path, f"mask values {invalid} outside 0..{num_classes - 1} (and not {IGNORE_INDEX})")])
+        message = f"mask values {invalid} outside 0..{num_classes - 1} (and not {IGNORE_INDEX})"
+        raise DatasetError([Problem(path, message)])
     return frozenset(values | {0})
 
 
