@@ -80,8 +80,11 @@ def test_uniform_weight_is_configurable():
 
 
 def test_invalid_sizes_are_rejected():
-    with pytest.raises(ValueError, match="between 1 and the pool size"):
+    with pytest.raises(ValueError, match="between 0 and the pool size"):
         select_regime(voc_like_labels(10), len(voc_like_labels(10)) + 1)
+    with pytest.raises(ValueError, match="between 0 and the pool size"):
+        select_regime(voc_like_labels(10), -1)
+    assert select_regime(voc_like_labels(10), 0) == []  # image-level only: classifier pre-training
 
 
 def test_regime_file_round_trips(synth_root: Path, tmp_path: Path):

@@ -1,5 +1,6 @@
 """Unrolled LRP and WS-AE behind the common segmentation interface."""
 
+import pytest
 import torch
 from references import input_x_gradient, random_classifier
 
@@ -10,9 +11,24 @@ def test_registered_unrolled_models_give_heatmaps_as_segmentation_logits():
     classifier = random_classifier("resnet18", num_classes=3)
     x = torch.randn(3, 3, 40, 40, dtype=torch.float64)
     mask = torch.tensor([False, True, True])
-    out = build_model("unrolled_lrp", classifier, 3)(x, seg_mask=mask)
+    out = build_model("unrolled_lrp", classifier, 3, heatmap_scale=1.0)(x, seg_mask=mask)
     assert torch.equal(out.class_logits, classifier(x))
     assert torch.allclose(out.seg_logits, input_x_gradient(classifier, x)[mask], rtol=1e-10, atol=1e-14)
     ws_ae = build_model("ws_ae", classifier, 3)
     assert ws_ae.uses_image_labels and ws_ae.unrolled.activations == "relu"
     assert ws_ae(x, seg_mask=torch.zeros(3, dtype=torch.bool)).seg_logits is None
+
+
+def test_default_scale_makes_scores_relevance_densities_with_the_same_argmax():
+    classifier = random_classifier("resnet18", num_classes=4)
+    x = torch.randn(2, 3, 32, 48, dtype=torch.float64)
+    literal = build_model("unrolled_lrp", classifier, 4, heatmap_scale=1.0)(x).seg_logits
+    density = build_model("unrolled_lrp", classifier, 4)(x).seg_logits
+    assert torch.allclose(density, literal * 32 * 48, rtol=1e-12)
+    assert torch.equal(density.argmax(1), literal.argmax(1))
+
+
+@pytest.mark.parametrize("scale", [0.0, -1.0, "pixel"])
+def test_invalid_heatmap_scale_is_rejected(scale):
+    with pytest.raises(ValueError, match="heatmap_scale"):
+        build_model("unrolled_lrp", random_classifier("resnet18", num_classes=3), 3, heatmap_scale=scale)

@@ -1,4 +1,4 @@
-"""``ulrp train`` / ``ulrp eval`` / ``ulrp demo``: run directories with config, regime list, metrics, checkpoints."""
+"""``ulrp pretrain`` / ``train`` / ``eval`` / ``demo``: run directories with config, regime list, metrics, checkpoints."""
 
 from __future__ import annotations
 
@@ -10,17 +10,27 @@ from pathlib import Path
 import torch
 import yaml
 
+from unrolled_lrp.cli.explain import explain
 from unrolled_lrp.data.pipeline import DataConfig, build_training_data
 from unrolled_lrp.data.synth import write_synthetic_voc
 from unrolled_lrp.evaluation.evaluate import evaluate
 from unrolled_lrp.models import build_classifier, build_model, count_parameters
 from unrolled_lrp.training.checkpoint import load
+from unrolled_lrp.training.pretrain import ImageClassifier, pretrain_classifier
 from unrolled_lrp.training.trainer import TrainConfig, train as train_loop
 
 
-def _model(name: str, arch: str, num_classes: int, classifier_checkpoint: Path | None, weights: str | None):
+def _model(name: str, arch: str, num_classes: int, classifier_checkpoint: Path | None, weights: str | None,
+           model_args: dict | None = None):
     classifier = build_classifier(arch, num_classes, weights=weights, checkpoint=classifier_checkpoint)
-    return build_model(name, classifier, num_classes)
+    return build_model(name, classifier, num_classes, **(model_args or {}))
+
+
+def _write_config(out_dir: Path, **values) -> None:
+    """The resolved configuration of a run, as YAML (paths and other objects as strings)."""
+    plain = json.loads(json.dumps({k: asdict(v) if hasattr(v, "__dataclass_fields__") else v
+                                   for k, v in values.items()}, default=str))
+    (out_dir / "config.yaml").write_text(yaml.safe_dump(plain, sort_keys=False))
 
 
 def _prepare_run_dir(out_dir: Path, overwrite: bool) -> None:
@@ -32,6 +42,44 @@ def _prepare_run_dir(out_dir: Path, overwrite: bool) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
 
 
+def pretrain(
+    data: DataConfig,
+    optim: TrainConfig = TrainConfig(lr=1e-4, steps=1000, eval_every=1000),
+    arch: str = "resnet18",
+    weights: str | None = None,
+    classifier_checkpoint: Path | None = None,
+    out_dir: Path = Path("runs/pretrain"),
+    overwrite: bool = False,
+) -> dict:
+    """Fine-tune a classifier on the image-level labels of every training image (sigmoid BCE, background
+    weight 0) and save ``OUT_DIR/classifier.pt``, the starting point of ``ulrp train --classifier_checkpoint``.
+
+    The classifier F1 on the val list is reported in ``metrics.json`` (Table 2, column "0" of the paper); it
+    is never used to select anything.
+
+    Args:
+        data: dataset settings (``num_pixel`` and ``pixel_fraction`` are ignored: all labels are image-level).
+        optim: optimisation settings.
+        arch: torchvision classifier architecture.
+        weights: "imagenet" to start from torchvision's ImageNet weights (local cache); default random.
+        classifier_checkpoint: start from these classifier weights instead.
+        out_dir: run directory (config.yaml, log.csv, last.pt, classifier.pt, metrics.json).
+        overwrite: delete an existing run in ``out_dir`` instead of resuming it.
+    """
+    _prepare_run_dir(out_dir, overwrite)
+    classes = data.class_set()
+    classifier = build_classifier(arch, classes.num_classes, weights=weights, checkpoint=classifier_checkpoint)
+    _write_config(out_dir, data=data, optim=optim, arch=arch, weights=weights,
+                  classifier_checkpoint=classifier_checkpoint)
+    checkpoint = pretrain_classifier(classifier, data, optim, out_dir, list(classes.names))
+    val = build_training_data(replace(data, num_pixel=None)).val
+    metrics = evaluate(ImageClassifier(classifier), val, list(classes.names), optim.device)
+    result = {"arch": arch, "steps": optim.steps, "checkpoint": str(checkpoint), "val": metrics}
+    (out_dir / "metrics.json").write_text(json.dumps(result, indent=2))
+    print(f"classifier {arch}: val F1 {100 * metrics['f1']:.2f} -> {checkpoint}")
+    return result
+
+
 def train(
     data: DataConfig,
     optim: TrainConfig = TrainConfig(),
@@ -39,6 +87,7 @@ def train(
     arch: str = "resnet18",
     classifier_checkpoint: Path | None = None,
     weights: str | None = None,
+    model_args: dict | None = None,
     out_dir: Path = Path("runs/train"),
     overwrite: bool = False,
 ) -> dict:
@@ -54,17 +103,17 @@ def train(
         arch: torchvision classifier architecture of the encoder.
         classifier_checkpoint: pre-trained classifier weights every model starts from.
         weights: "imagenet" to start from torchvision's ImageNet weights (local cache) instead.
+        model_args: extra options of the model, e.g. ``{"rule": "epsilon", "heatmap_scale": 1.0}`` for unrolled_lrp.
         out_dir: run directory (config.yaml, regime list, log.csv, last.pt, best.pt, metrics.json).
         overwrite: delete an existing run in ``out_dir`` instead of resuming it.
     """
     _prepare_run_dir(out_dir, overwrite)
     classes = data.class_set()
-    segmenter = _model(model, arch, classes.num_classes, classifier_checkpoint, weights)
+    segmenter = _model(model, arch, classes.num_classes, classifier_checkpoint, weights, model_args)
     if not segmenter.uses_image_labels:
         data = replace(data, pixel_fraction=1.0)
-    (out_dir / "config.yaml").write_text(yaml.safe_dump(json.loads(json.dumps(
-        {"data": asdict(data), "optim": asdict(optim), "model": model, "arch": arch,
-         "classifier_checkpoint": classifier_checkpoint, "weights": weights}, default=str))))
+    _write_config(out_dir, data=data, optim=optim, model=model, arch=arch, weights=weights,
+                  classifier_checkpoint=classifier_checkpoint, model_args=model_args)
     training_data = build_training_data(data, regime_dir=out_dir)
     best = train_loop(segmenter, training_data, optim, out_dir, list(classes.names))
     result = {"model": model, "arch": arch, "parameters": count_parameters(segmenter), "holdout": best}
@@ -89,7 +138,7 @@ def eval(
     """
     config = yaml.safe_load((run_dir / "config.yaml").read_text())
     classes = data.class_set()
-    segmenter = _model(config["model"], config["arch"], classes.num_classes, None, None)
+    segmenter = _model(config["model"], config["arch"], classes.num_classes, None, None, config.get("model_args"))
     segmenter.load_state_dict(load(run_dir / "best.pt")["model"])
     segmenter.to(device)
     val = build_training_data(replace(data, num_pixel=None)).val
@@ -99,37 +148,59 @@ def eval(
     return metrics
 
 
+#: The demo's classes: five VOC foreground classes keep the all-class decoder small enough for a CPU.
+DEMO_CLASSES = ("background", "aeroplane", "bird", "car", "cat", "person")
+
+
 def demo(
     out_dir: Path = Path("runs/demo"),
-    steps: int = 150,
-    num_pixel: int = 8,
+    num_pixel: int = 5,
+    pretrain_steps: int = 150,
+    steps: int = 200,
+    lr: float = 1e-4,
     models: list[str] = ["unrolled_lrp", "unet"],  # noqa: B006 - jsonargparse needs a literal default
+    image_size: int = 64,
     seed: int = 0,
 ) -> dict[str, dict]:
     """The whole method on the bundled synthetic dataset, on CPU in minutes.
 
-    Writes a synthetic VOC-layout dataset, trains each model from the same randomly initialised ResNet18
-    with ``num_pixel`` pixel-labelled images (plus image-level labels for models that use them), evaluates
-    each on the val list and prints a comparison table.
+    Writes a synthetic VOC-layout dataset, pre-trains a ResNet18 classifier on its image-level labels,
+    trains each model from that classifier with ``num_pixel`` pixel-labelled images (plus image-level labels
+    for models that use them), evaluates each on the val list, prints a comparison table and writes
+    explanation figures of the trained unrolled classifier to ``OUT_DIR/figures``.
 
     Args:
-        out_dir: folder for the dataset and the runs.
-        steps: training iterations per model.
-        num_pixel: pixel-labelled training images.
+        out_dir: folder for the dataset, the runs and the figures.
+        num_pixel: pixel-labelled training images (5 = one per foreground class).
+        pretrain_steps: classifier pre-training iterations (learning rate 1e-3).
+        steps: segmentation training iterations per model.
+        lr: segmentation learning rate.
         models: models to compare.
+        image_size: side of the synthetic images (a multiple of 32).
         seed: seed of the dataset, the regime, the initialisation and the batches.
     """
+    torch.set_num_threads(max(1, torch.get_num_threads()))
     root = out_dir / "data"
     if not (root / "VOCdevkit").exists():
-        write_synthetic_voc(root, num_pixel_train=40, num_val=20, num_image_level=60, image_size=96, seed=seed)
-    data = DataConfig(root=root, num_pixel=num_pixel, crop_size=96, batch_size=10, seed=seed)
-    optim = TrainConfig(steps=steps, lr=1e-3, eval_every=max(1, steps // 3), seed=seed)
+        write_synthetic_voc(root, num_pixel_train=40, num_val=30, num_image_level=150, image_size=image_size,
+                            seed=seed, classes=DEMO_CLASSES)
+    data = DataConfig(root=root, classes=root / "classes.yaml", num_pixel=num_pixel, crop_size=image_size,
+                      batch_size=10, seed=seed)
+    torch.manual_seed(seed)
+    pretrained = pretrain(data, TrainConfig(steps=pretrain_steps, lr=1e-3, eval_every=pretrain_steps, seed=seed),
+                          out_dir=out_dir / "pretrain")
+    optim = TrainConfig(steps=steps, lr=lr, eval_every=max(1, steps // 4), seed=seed)
     results = {}
     for name in models:
-        torch.manual_seed(seed)
-        train(data, optim, model=name, out_dir=out_dir / name)
+        train(data, optim, model=name, classifier_checkpoint=Path(pretrained["checkpoint"]), out_dir=out_dir / name)
         results[name] = eval(data, out_dir / name)
-    print(f"\n| model | val mIoU | F1 |\n|---|---|---|")
+    if "unrolled_lrp" in models:
+        val_images = sorted((root / "VOCdevkit" / "VOC2012" / "JPEGImages").glob("*.jpg"))
+        val_ids = (root / "VOCdevkit" / "VOC2012" / "ImageSets" / "Segmentation" / "val.txt").read_text().split()
+        explain([path for path in val_images if path.stem in val_ids[:3]], out_dir=out_dir / "figures",
+                checkpoint=out_dir / "unrolled_lrp" / "best.pt", classes=root / "classes.yaml")
+    print(f"\nclassifier after pre-training: val F1 {100 * pretrained['val']['f1']:.2f}")
+    print("| model | val mIoU | val F1 |\n|---|---|---|")
     for name, metrics in results.items():
         f1 = f"{100 * metrics['f1']:.2f}" if "f1" in metrics else "-"
         print(f"| {name} | {100 * metrics['miou']:.2f} | {f1} |")

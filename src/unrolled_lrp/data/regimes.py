@@ -118,9 +118,12 @@ def regime_order(labels: Labels, *, seed: int = 0, threshold: int = 500, uniform
 
 def select_regime(labels: Labels, num_pixel: int, *, seed: int = 0, threshold: int = 500,
                   uniform_weight: float = 0.5) -> list[str]:
-    """The ``num_pixel`` pixel-labelled ids of a regime, deterministic from ``seed`` and nested across N."""
-    if not 0 < num_pixel <= len(labels):
-        raise ValueError(f"num_pixel={num_pixel} must be between 1 and the pool size {len(labels)}")
+    """The ``num_pixel`` pixel-labelled ids of a regime, deterministic from ``seed`` and nested across N.
+
+    ``num_pixel=0`` is the image-level-only regime of classifier pre-training.
+    """
+    if not 0 <= num_pixel <= len(labels):
+        raise ValueError(f"num_pixel={num_pixel} must be between 0 and the pool size {len(labels)}")
     return regime_order(labels, seed=seed, threshold=threshold, uniform_weight=uniform_weight)[:num_pixel]
 
 

@@ -15,22 +15,24 @@ from .metrics import ClassificationF1, SegmentationMetrics
 def evaluate(
     model: SegmentationModel, dataset: Dataset, class_names: list[str], device: str | torch.device = "cpu"
 ) -> dict:
-    """mIoU, per-class IoU and pixel accuracy over the whole dataset (one confusion matrix, 255 ignored),
-    plus foreground macro F1 of the class scores when the model has a classification branch."""
+    """mIoU, per-class IoU and pixel accuracy over the whole dataset (one confusion matrix, 255 ignored)
+    when the model segments, foreground macro F1 of the class scores when it has a classification branch."""
     was_training = model.training
     model.eval()
     seg = SegmentationMetrics(len(class_names), class_names)
     f1 = ClassificationF1(len(class_names), class_names)
-    has_classifier = False
+    segments = classifies = False
     for batch in DataLoader(dataset, batch_size=1, collate_fn=eval_collate):
         out = model(batch.image.to(device))
         height, width = batch.sizes[0].tolist()
-        seg.update(out.seg_logits[..., :height, :width].argmax(1).cpu(), batch.mask[..., :height, :width])
+        if out.seg_logits is not None:
+            segments = True
+            seg.update(out.seg_logits[..., :height, :width].argmax(1).cpu(), batch.mask[..., :height, :width])
         if out.class_logits is not None:
-            has_classifier = True
+            classifies = True
             f1.update(out.class_logits.cpu(), batch.labels)
     model.train(was_training)
-    results = seg.compute()
-    if has_classifier:
+    results = seg.compute() if segments else {}
+    if classifies:
         results.update(f1.compute())
     return results

@@ -100,10 +100,15 @@ def _cached_state_dict(weights: WeightsEnum) -> dict[str, torch.Tensor]:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
+#: Key prefix of the classifier inside an unrolled segmentation model's state dict.
+UNROLLED_PREFIX = "unrolled.classifier."
+
+
 def load_checkpoint(classifier: nn.Module, checkpoint: Path | str) -> None:
     """Load a pre-training state dict into ``classifier``, naming any mismatching keys.
 
-    Accepts a raw state dict or a dict holding it under "model". Every key must match in
+    Accepts a raw state dict or a dict holding it under "model", including the checkpoints of trained
+    ``unrolled_lrp``/``ws_ae`` runs (whose only parameters are the classifier's). Every key must match in
     name and shape; a partial load would silently leave layers randomly initialised.
     """
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)
@@ -111,6 +116,8 @@ def load_checkpoint(classifier: nn.Module, checkpoint: Path | str) -> None:
         state = state["model"]
     if not isinstance(state, dict):
         raise ValueError(f"{checkpoint}: expected a state dict (or a dict with key 'model'), got {type(state).__name__}")
+    if state and all(key.startswith(UNROLLED_PREFIX) for key in state):
+        state = {key.removeprefix(UNROLLED_PREFIX): value for key, value in state.items()}
     expected = classifier.state_dict()
     problems = {
         "missing": sorted(expected.keys() - state.keys()),

@@ -1,4 +1,13 @@
-"""Unrolled LRP and its WS-AE ablation as segmentation models (heatmaps are the per-pixel class scores)."""
+"""Unrolled LRP and its WS-AE ablation as segmentation models (heatmaps are the per-pixel class scores).
+
+The per-pixel class scores are the heatmaps times a constant, ``heatmap_scale``. Any positive constant
+leaves the argmax, hence the segmentation, unchanged; it only sets the temperature of the softmax
+cross-entropy. LRP relevance is conserved, so a class's heatmap sums to about its logit and a single
+pixel carries about ``logit / (H * W)``: on the literal formulation (scale 1) the softmax starts almost
+uniform and the segmentation loss sits at ``ln C`` for hundreds of steps. The default ``"pixels"``
+multiplies by ``H * W`` so that the scores are relevance densities with the same scale as the logits,
+at every input size. ``heatmap_scale=1.0`` gives the paper's formulation as written.
+"""
 
 from __future__ import annotations
 
@@ -27,8 +36,12 @@ class UnrolledSegmenter(SegmentationModel):
         epsilon: float = 1e-6,
         activations: str = "tied",
         class_chunk_size: int | None = None,
+        heatmap_scale: float | str = "pixels",
     ) -> None:
         super().__init__()
+        if not (heatmap_scale == "pixels" or (isinstance(heatmap_scale, (int, float)) and heatmap_scale > 0)):
+            raise ValueError(f'heatmap_scale must be "pixels" or a positive number, got {heatmap_scale!r}')
+        self.heatmap_scale = heatmap_scale
         self.unrolled = unroll(classifier, rule, epsilon, activations, class_chunk_size)
         if self.unrolled.num_classes != num_classes:
             raise ValueError(f"the classifier has {self.unrolled.num_classes} outputs but {num_classes} classes were asked for")
@@ -36,7 +49,10 @@ class UnrolledSegmenter(SegmentationModel):
     def forward(self, x: Tensor, seg_mask: Tensor | None = None) -> SegmentationOutput:
         check_seg_mask(seg_mask, x.shape[0])
         out = self.unrolled(x, heatmap_mask=seg_mask)
-        return SegmentationOutput(out.heatmaps if out.heatmaps.shape[0] else None, out.logits)
+        if not out.heatmaps.shape[0]:
+            return SegmentationOutput(None, out.logits)
+        scale = x.shape[-2] * x.shape[-1] if self.heatmap_scale == "pixels" else self.heatmap_scale
+        return SegmentationOutput(out.heatmaps * scale, out.logits)
 
 
 @register_model("unrolled_lrp")

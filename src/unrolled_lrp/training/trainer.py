@@ -53,10 +53,16 @@ def _batch(data: TrainingData, step: int, seed: int):
     return collate([data.train[i] for i in data.sampler.batch(step)])
 
 
+def _improves(metrics: dict, best: dict | None) -> bool:
+    """Hold-out mIoU decides; without a hold-out split (classifier pre-training) the latest model is kept."""
+    return best is None or "miou" not in metrics or metrics["miou"] > best["miou"]
+
+
 def train(
     model: SegmentationModel, data: TrainingData, config: TrainConfig, run_dir: Path, class_names: list[str]
 ) -> dict:
-    """Train ``model``; keep ``last.pt`` (full state, for ``resume``) and ``best.pt`` (best hold-out mIoU).
+    """Train ``model``; keep ``last.pt`` (full state, for ``resume``) and ``best.pt`` (best hold-out mIoU,
+    or the latest model when the hold-out split is empty).
 
     Resumes from ``run_dir/last.pt`` when it exists and ends with the same weights as an uninterrupted run.
     Returns the best hold-out metrics.
@@ -92,8 +98,8 @@ def train(
             writer.writerow([done, loss.item(), parts.get("seg_loss", ""), parts.get("cls_loss", "")])
             log.flush()
         if done % config.eval_every == 0 or done == config.steps:
-            metrics = evaluate(model, data.holdout, class_names, device)
-            if state["best"] is None or metrics["miou"] > state["best"]["miou"]:
+            metrics = evaluate(model, data.holdout, class_names, device) if len(data.holdout) else {}
+            if _improves(metrics, state["best"]):
                 state["best"] = {"step": done, **metrics}
                 save_atomic({"model": model.state_dict(), "step": done}, run_dir / "best.pt")
             save_atomic(

@@ -1,0 +1,49 @@
+"""Classifier pre-training on image-level labels: the starting point every segmentation model shares."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from torch import Tensor, nn
+
+from unrolled_lrp.data.pipeline import DataConfig, build_training_data
+from unrolled_lrp.models import SegmentationModel, SegmentationOutput
+
+from .checkpoint import save_atomic
+from .trainer import TrainConfig, train
+
+#: File name of the pre-trained classifier's state dict inside a pre-training run directory.
+CLASSIFIER_FILE = "classifier.pt"
+
+
+class ImageClassifier(SegmentationModel):
+    """A classifier behind the segmentation interface: class scores only, trained with the BCE alone."""
+
+    uses_image_labels = True
+
+    def __init__(self, classifier: nn.Module) -> None:
+        super().__init__()
+        self.classifier = classifier
+
+    def forward(self, x: Tensor, seg_mask: Tensor | None = None) -> SegmentationOutput:
+        return SegmentationOutput(None, self.classifier(x))
+
+
+def image_level_only(data: DataConfig) -> DataConfig:
+    """Every training image (the pixel-labelled pool included) as an image-level example."""
+    return replace(data, num_pixel=0, pixel_fraction=0.0, unselected_as_image_level=True)
+
+
+def pretrain_classifier(
+    classifier: nn.Module, data: DataConfig, optim: TrainConfig, run_dir: Path, class_names: list[str]
+) -> Path:
+    """Fine-tune ``classifier`` with per-class sigmoid BCE (background weight 0) on all image-level labels.
+
+    There is no model selection (VOC val is never used for it and image-level labels have no hold-out
+    split): the classifier after ``optim.steps`` steps is written to ``run_dir/classifier.pt``.
+    Interrupted runs resume from ``run_dir/last.pt`` like segmentation training.
+    """
+    training_data = build_training_data(image_level_only(data))
+    train(ImageClassifier(classifier), training_data, optim, run_dir, class_names)
+    return save_atomic({"model": classifier.state_dict()}, run_dir / CLASSIFIER_FILE)
