@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from jsonargparse import auto_cli
 
-from unrolled_lrp.cli import data, explain
+from unrolled_lrp.cli import data, explain, report
 from unrolled_lrp.cli import train as training
 
 
@@ -18,6 +18,7 @@ def main(args: list[str] | None = None) -> None:
         "demo": training.demo,
         "explain": explain.explain,
         "explain-demo": explain.explain_demo,
+        "report": report.report,
     }
     auto_cli(commands, args=args, as_positional=False)
 

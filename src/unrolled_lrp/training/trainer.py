@@ -18,6 +18,7 @@ from unrolled_lrp.models import SegmentationModel
 
 from .checkpoint import load, save_atomic
 from .losses import combined_loss
+from .snapshots import maybe_snapshot
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,9 @@ class TrainConfig:
         log_every: Append the losses to ``log.csv`` every this many steps.
         seed: Seed of augmentation and dropout; with it each step's randomness depends only on the step.
         device: "cpu" or "cuda".
+        snapshot_every: Save predictions on the first val images every this many steps and at step 0
+            (``run_dir/snapshots``, for Figures 2 and 3); 0 = off.
+        snapshot_images: How many val images a snapshot holds.
     """
 
     steps: int = 1000
@@ -45,6 +49,8 @@ class TrainConfig:
     log_every: int = 10
     seed: int = 0
     device: str = "cpu"
+    snapshot_every: int = 0
+    snapshot_images: int = 4
 
 
 def _batch(data: TrainingData, step: int, seed: int):
@@ -83,6 +89,7 @@ def train(
     progress = tqdm(range(state["step"], config.steps), initial=state["step"], total=config.steps, desc="train")
     start = time.perf_counter()
     for step in progress:
+        maybe_snapshot(model, data.val, step, run_dir, config.snapshot_every, config.snapshot_images)
         batch = _batch(data, step, config.seed)
         seg_mask = batch.has_mask.to(device) if model.uses_image_labels else None
         output = model(batch.image.to(device), seg_mask=seg_mask)
@@ -107,5 +114,6 @@ def train(
                  "config": json.dumps(asdict(config)), "best": json.dumps(state["best"])},
                 last,
             )
+    maybe_snapshot(model, data.val, config.steps, run_dir, config.snapshot_every, config.snapshot_images)
     log.close()
     return state["best"]

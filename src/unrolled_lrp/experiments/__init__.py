@@ -1,0 +1,1 @@
+"""Experiment grids and the paper-style report built from their runs."""
