@@ -285,7 +285,7 @@ def _print_plan(grid: GridConfig, run_root: Path, runs: list[GridRun]) -> None:
 
 def run_grid(grid: GridConfig, run_root: Path, shard: str = "0/1", device: str | None = None,
              dry_run: bool = False) -> list[GridRun]:
-    """Run (or with ``dry_run`` only list) this shard's unfinished runs; returns the runs it trained.
+    """Train and evaluate this shard's unfinished runs; returns them (with ``dry_run``: those it would run).
 
     Args:
         grid: the checked grid (:func:`load_grid`).
@@ -297,14 +297,14 @@ def run_grid(grid: GridConfig, run_root: Path, shard: str = "0/1", device: str |
     index, count = shard_of(shard)
     runs = [run for run in plan(grid, run_root) if run.index % count == index]
     _print_plan(grid, run_root, runs)
+    todo = [run for run in runs if run.status != "finished"]
     if dry_run:
-        return []
+        return todo
     device = device or grid.train.device
     run_root.mkdir(parents=True, exist_ok=True)
     _write_grid_file(grid, run_root)
     if grid.synth is not None:
         _write_synth(grid)
-    todo = [run for run in runs if run.status != "finished"]
     start = time.perf_counter()
     for number, run in enumerate(todo, 1):
         classifier = _pretrained(grid, run_root, run.encoder, device)
