@@ -108,6 +108,17 @@ def test_a_second_invocation_reruns_exactly_the_damaged_run(study):
     assert all((path / "val_metrics.json").stat().st_mtime_ns == mtime for path, mtime in others.items())
 
 
+def test_an_evaluation_left_undone_is_done_without_retraining(study, capsys):
+    config, run_root = study
+    partial = run_root / "resnet18" / "n2" / "seed1" / "unrolled_lrp"
+    (partial / "val_metrics.json").unlink()
+    trained_at = (partial / "best.pt").stat().st_mtime_ns
+    run_grid(load_grid(config), run_root, dry_run=True)
+    assert f" partial  {partial}" in capsys.readouterr().out
+    assert [run.dir for run in run_grid(load_grid(config), run_root)] == [partial]
+    assert (partial / "val_metrics.json").is_file() and (partial / "best.pt").stat().st_mtime_ns == trained_at
+
+
 def test_a_run_root_refuses_other_shared_settings(study):
     config, run_root = study
     changed = tiny_grid(config.parent)
@@ -137,6 +148,7 @@ def test_shards_partition_the_plan(tmp_path):
     (lambda c: c["data"].update(crop=3), "crop"),
     (lambda c: c.update(bogus=1), "bogus"),
     (lambda c: c.update(regimes=[2, 2]), "regimes"),
+    (lambda c: c["data"].update(seed=3), "data.seed: set per run"),
 ])
 def test_config_errors_name_the_culprit(tmp_path, change, named):
     config = tiny_grid(tmp_path)

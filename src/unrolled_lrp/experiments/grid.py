@@ -22,6 +22,7 @@ import fcntl
 import itertools
 import json
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -146,6 +147,11 @@ def check_grid(grid: GridConfig) -> GridConfig:
         values = getattr(grid, axis)
         if not values or len(set(values)) != len(values):
             raise ValueError(f"grid.{axis} must be a non-empty list without repeats, got {values}")
+    per_run = {"data.num_pixel": grid.data.num_pixel, "data.seed": grid.data.seed or None,
+               "train.seed": grid.train.seed or None, "pretrain.seed": grid.pretrain.seed or None}
+    if any(value is not None for value in per_run.values()):
+        raise ValueError(f"{', '.join(key for key, value in per_run.items() if value is not None)}: set per run by "
+                         "the grid (regimes, seeds, regime_seed); leave out of the config")
     if min(grid.regimes) < 1:
         raise ValueError(f"grid.regimes must be positive numbers of pixel-labelled images, got {grid.regimes}")
     if grid.synth is not None and grid.data.classes is None:
@@ -156,8 +162,8 @@ def check_grid(grid: GridConfig) -> GridConfig:
 def plan(grid: GridConfig, run_root: Path) -> list[GridRun]:
     """Every run of the grid, encoder-major so that a process pre-trains one encoder before the next."""
     combinations = itertools.product(grid.encoders, grid.regimes, grid.seeds, grid.models)
-    return [GridRun(index, encoder, num_pixel, seed, model, run_root / encoder / f"n{num_pixel}" / f"seed{seed}" / model)
-            for index, (encoder, num_pixel, seed, model) in enumerate(combinations)]
+    return [GridRun(index, encoder, n, seed, model, run_root / encoder / f"n{n}" / f"seed{seed}" / model)
+            for index, (encoder, n, seed, model) in enumerate(combinations)]
 
 
 def shard_of(spec: str) -> tuple[int, int]:
@@ -244,6 +250,11 @@ def _write_synth(grid: GridConfig) -> None:
           lambda: write_synthetic_voc(root, **settings))
 
 
+def _pretraining_finished(out_dir: Path) -> bool:
+    """``ulrp pretrain`` writes the classifier, then evaluates it into ``metrics.json``."""
+    return (out_dir / CLASSIFIER_FILE).exists() and (out_dir / "metrics.json").exists()
+
+
 def _pretrained(grid: GridConfig, run_root: Path, encoder: str, device: str) -> Path:
     """The encoder's pre-trained classifier, pre-training it first if no process has yet."""
     out_dir = run_root / encoder / "pretrain"
@@ -256,25 +267,25 @@ def _pretrained(grid: GridConfig, run_root: Path, encoder: str, device: str) -> 
         return _timed(run_root, out_dir, lambda: cli.pretrain(data, optim, arch=encoder, weights=grid.weights,
                                                               out_dir=out_dir))
 
-    _once(run_root / encoder / "pretrain.lock",
-          lambda: (out_dir / CLASSIFIER_FILE).exists() and (out_dir / "metrics.json").exists(), work)
+    _once(run_root / encoder / "pretrain.lock", partial(_pretraining_finished, out_dir), work)
     return out_dir / CLASSIFIER_FILE
 
 
 def _train_and_eval(grid: GridConfig, run: GridRun, classifier: Path, device: str) -> dict:
     """``ulrp train`` (resumed from ``last.pt``, else started afresh) then ``ulrp eval`` of one run."""
+    if run.status == "todo":  # nothing to resume: drop what an attempt killed before its first checkpoint left
+        shutil.rmtree(run.dir, ignore_errors=True)
     data = replace(grid.data, num_pixel=run.num_pixel, seed=run.seed if grid.regime_seed is None else grid.regime_seed)
     torch.manual_seed(run.seed)  # the decoders that are not tied to the classifier start from this seed
     cli.train(data, replace(grid.train, seed=run.seed, device=device), model=run.model, arch=run.encoder,
-              classifier_checkpoint=classifier, model_args=grid.model_args.get(run.model), out_dir=run.dir,
-              overwrite=run.status == "todo")
+              classifier_checkpoint=classifier, model_args=grid.model_args.get(run.model), out_dir=run.dir)
     return cli.eval(data, run.dir, device)
 
 
 def _print_plan(grid: GridConfig, run_root: Path, runs: list[GridRun]) -> None:
     for encoder in grid.encoders:
-        done = (run_root / encoder / "pretrain" / "metrics.json").exists()
-        print(f"pretrain {encoder:<10} {'finished' if done else 'todo':<8} {run_root / encoder / 'pretrain'}")
+        out_dir = run_root / encoder / "pretrain"
+        print(f"pretrain {encoder:<10} {'finished' if _pretraining_finished(out_dir) else 'todo':<8} {out_dir}")
     print(f"{'#':>4} {'encoder':<10} {'regime':>6} {'seed':>4} {'model':<13} {'status':<8} directory")
     for run in runs:
         print(f"{run.index:>4} {run.encoder:<10} {run.num_pixel:>6} {run.seed:>4} {run.model:<13} {run.status:<8} "
