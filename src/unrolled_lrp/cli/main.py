@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from jsonargparse import auto_cli
 
-from unrolled_lrp.cli import data, explain, report
+from unrolled_lrp.cli import data, explain, report, reproduce
 from unrolled_lrp.cli import train as training
 
 
@@ -16,6 +16,7 @@ def main(args: list[str] | None = None) -> None:
         "train": training.train,
         "eval": training.eval,
         "demo": training.demo,
+        "reproduce": reproduce.reproduce,
         "explain": explain.explain,
         "explain-demo": explain.explain_demo,
         "report": report.report,

@@ -1,0 +1,173 @@
+"""``ulrp reproduce``: a tiny grid end to end in two shards, dry runs, resuming exactly the damaged run, clear
+config errors, and the lock that lets one process do a shared step while the others wait."""
+
+from __future__ import annotations
+
+import csv
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from unrolled_lrp.cli.main import main
+from unrolled_lrp.experiments.grid import _once, load_grid, plan, run_grid
+
+MODELS, REGIMES, SEEDS = ["unrolled_lrp", "unet"], [2, 4], [0, 1]
+RUN_FILES = ("config.yaml", "metrics.json", "val_metrics.json", "best.pt", "last.pt", "log.csv")
+
+
+def tiny_grid(root: Path) -> dict:
+    """Two foreground classes on 32-pixel images, a few steps per run: seconds per run on one core."""
+    return {
+        "data": {"root": str(root / "data"), "crop_size": 32, "batch_size": 4},
+        "synth": {"num_pixel_train": 8, "num_val": 4, "num_image_level": 8, "image_size": 32,
+                  "classes": ["background", "aeroplane", "bird"]},
+        "encoders": ["resnet18"],
+        "pretrain": {"steps": 2, "lr": 1e-3, "eval_every": 2},
+        "models": MODELS, "regimes": REGIMES, "seeds": SEEDS,
+        "train": {"steps": 2, "lr": 1e-4, "eval_every": 2, "log_every": 1},
+    }
+
+
+def write_config(path: Path, config: dict) -> Path:
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def timings(run_root: Path) -> list[str]:
+    with (run_root / "timings.csv").open() as handle:
+        return [row["run_dir"] for row in csv.DictReader(handle)]
+
+
+@pytest.fixture(autouse=True)
+def single_thread():
+    """Small tensors on a 2-core machine: intra-op threads cost far more than they save."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The tiny grid run through the CLI as shard 0/2 then 1/2: (config file, run root)."""
+    torch.set_num_threads(1)
+    tmp = tmp_path_factory.mktemp("grid")
+    config, run_root = write_config(tmp / "grid.yaml", tiny_grid(tmp)), tmp / "runs"
+    for shard in ("0/2", "1/2"):
+        main(["reproduce", "--grid", str(config), "--run_root", str(run_root), "--shard", shard])
+    return config, run_root
+
+
+def test_every_run_is_pretrained_trained_and_evaluated_in_the_documented_layout(study):
+    config, run_root = study
+    pretrain = run_root / "resnet18" / "pretrain"
+    assert (pretrain / "classifier.pt").is_file()
+    assert 0 <= yaml.safe_load((pretrain / "metrics.json").read_text())["val"]["f1"] <= 1
+    runs = plan(load_grid(config), run_root)
+    assert len(runs) == len(MODELS) * len(REGIMES) * len(SEEDS)
+    for run in runs:
+        assert run.dir == run_root / "resnet18" / f"n{run.num_pixel}" / f"seed{run.seed}" / run.model
+        assert all((run.dir / name).is_file() for name in RUN_FILES), run.dir
+        assert run.status == "finished"
+        assert yaml.safe_load((run.dir / "config.yaml").read_text())["data"]["num_pixel"] == run.num_pixel
+    assert load_grid(run_root / "grid.yaml") == load_grid(config)  # grid.yaml reads back as the same grid
+    # shard 0/2 ran the even plan indices (and pre-training) first, shard 1/2 the odd ones
+    expected = ["resnet18/pretrain"] + [run.dir.relative_to(run_root).as_posix() for run in runs[::2] + runs[1::2]]
+    assert timings(run_root) == expected
+
+
+def test_dry_run_lists_every_run_with_its_status_and_runs_nothing(study, tmp_path, capsys):
+    fresh = write_config(tmp_path / "grid.yaml", tiny_grid(tmp_path))
+    main(["reproduce", "--grid", str(fresh), "--run_root", str(tmp_path / "runs"), "--dry_run", "true"])
+    lines = capsys.readouterr().out.splitlines()
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "data").exists()  # no dataset, no run written
+    for run in plan(load_grid(fresh), tmp_path / "runs"):
+        assert sum(line.endswith(f" todo     {run.dir}") for line in lines) == 1
+    config, run_root = study
+    run_grid(load_grid(config), run_root, dry_run=True)
+    out = capsys.readouterr().out
+    assert out.count(" finished ") == 1 + 8 and "8 runs: 8 finished, 0 partial, 0 todo" in out
+
+
+def test_a_second_invocation_reruns_exactly_the_damaged_run(study):
+    config, run_root = study
+    damaged = run_root / "resnet18" / "n4" / "seed0" / "unet"
+    for name in ("val_metrics.json", "best.pt", "last.pt"):
+        (damaged / name).unlink()
+    others = {run.dir: (run.dir / "val_metrics.json").stat().st_mtime_ns
+              for run in plan(load_grid(config), run_root) if run.dir != damaged}
+    before = timings(run_root)
+    trained = run_grid(load_grid(config), run_root)
+    assert [run.dir for run in trained] == [damaged]
+    assert timings(run_root) == before + ["resnet18/n4/seed0/unet"]
+    assert (damaged / "val_metrics.json").is_file()
+    assert all((path / "val_metrics.json").stat().st_mtime_ns == mtime for path, mtime in others.items())
+
+
+def test_an_evaluation_left_undone_is_done_without_retraining(study, capsys):
+    config, run_root = study
+    partial = run_root / "resnet18" / "n2" / "seed1" / "unrolled_lrp"
+    (partial / "val_metrics.json").unlink()
+    trained_at = (partial / "best.pt").stat().st_mtime_ns
+    run_grid(load_grid(config), run_root, dry_run=True)
+    assert f" partial  {partial}" in capsys.readouterr().out
+    assert [run.dir for run in run_grid(load_grid(config), run_root)] == [partial]
+    assert (partial / "val_metrics.json").is_file() and (partial / "best.pt").stat().st_mtime_ns == trained_at
+
+
+def test_a_run_root_refuses_other_shared_settings(study):
+    config, run_root = study
+    changed = tiny_grid(config.parent)
+    changed["train"]["lr"] = 1e-3
+    with pytest.raises(ValueError, match="other settings"):
+        run_grid(load_grid(write_config(config.parent / "changed.yaml", changed)), run_root)
+
+
+def test_shards_partition_the_plan(tmp_path):
+    grid = load_grid(write_config(tmp_path / "grid.yaml", tiny_grid(tmp_path)))
+    everything = plan(grid, tmp_path)
+    for count in (1, 2, 3, 5):
+        shards = [run_grid(grid, tmp_path, shard=f"{index}/{count}", dry_run=True) for index in range(count)]
+        assert sorted((run for shard in shards for run in shard), key=lambda run: run.index) == everything
+        assert all(len(shard) in (len(everything) // count, -(-len(everything) // count)) for shard in shards)
+    with pytest.raises(ValueError, match="I/N"):
+        run_grid(grid, tmp_path, shard="1-2", dry_run=True)
+    with pytest.raises(ValueError, match="0 <= I < N"):
+        run_grid(grid, tmp_path, shard="2/2", dry_run=True)
+
+
+@pytest.mark.parametrize("change, named", [
+    (lambda c: c.update(models=["unet", "segformer"]), "segformer"),
+    (lambda c: c.update(model_args={"unroled_lrp": {}}), "unroled_lrp"),
+    (lambda c: c.update(encoders=["resnet7"]), "resnet7"),
+    (lambda c: c["train"].update(stepz=3), "stepz"),
+    (lambda c: c["data"].update(crop=3), "crop"),
+    (lambda c: c.update(bogus=1), "bogus"),
+    (lambda c: c.update(regimes=[2, 2]), "regimes"),
+    (lambda c: c["data"].update(seed=3), "data.seed: set per run"),
+])
+def test_config_errors_name_the_culprit(tmp_path, change, named):
+    config = tiny_grid(tmp_path)
+    change(config)
+    with pytest.raises(ValueError, match=named):
+        load_grid(write_config(tmp_path / "grid.yaml", config))
+
+
+def test_only_one_process_does_a_shared_step_while_the_others_wait(tmp_path):
+    marker, calls = tmp_path / "done", []
+
+    def work():
+        calls.append(threading.get_ident())
+        time.sleep(0.2)
+        marker.touch()
+
+    threads = [threading.Thread(target=_once, args=(tmp_path / "step.lock", marker.exists, work)) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(calls) == 1 and marker.exists()
