@@ -16,6 +16,7 @@ from unrolled_lrp.data.synth import write_synthetic_voc
 from unrolled_lrp.evaluation.evaluate import evaluate
 from unrolled_lrp.models import build_classifier, build_model, count_parameters
 from unrolled_lrp.training.checkpoint import load
+from unrolled_lrp.training.distributed import Distributed, setup
 from unrolled_lrp.training.pretrain import ImageClassifier, pretrain_classifier
 from unrolled_lrp.training.trainer import TrainConfig, train as train_loop
 
@@ -26,20 +27,63 @@ def _model(name: str, arch: str, num_classes: int, classifier_checkpoint: Path |
     return build_model(name, classifier, num_classes, **(model_args or {}))
 
 
+#: Settings a resumed run may change: how long it runs and where, not what it computes.
+RESUMABLE_CHANGES = frozenset({"optim.steps", "optim.device", "optim.eval_every", "optim.log_every"})
+
+
+def _plain_config(**values) -> dict:
+    """The resolved configuration of a run as plain YAML-able values (paths and other objects as strings)."""
+    return json.loads(json.dumps({k: asdict(v) if hasattr(v, "__dataclass_fields__") else v
+                                  for k, v in values.items()}, default=str))
+
+
 def _write_config(out_dir: Path, **values) -> None:
-    """The resolved configuration of a run, as YAML (paths and other objects as strings)."""
-    plain = json.loads(json.dumps({k: asdict(v) if hasattr(v, "__dataclass_fields__") else v
-                                   for k, v in values.items()}, default=str))
-    (out_dir / "config.yaml").write_text(yaml.safe_dump(plain, sort_keys=False))
+    (out_dir / "config.yaml").write_text(yaml.safe_dump(_plain_config(**values), sort_keys=False))
 
 
-def _prepare_run_dir(out_dir: Path, overwrite: bool) -> None:
+def _flatten(config: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in config.items():
+        if isinstance(value, dict) and value:
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _check_resumable(out_dir: Path, config: dict) -> None:
+    """Refuse to resume a run with settings that change what it computes: the result would match neither."""
+    saved_file = out_dir / "config.yaml"
+    if not saved_file.exists():
+        return
+    saved, new = _flatten(yaml.safe_load(saved_file.read_text()) or {}), _flatten(config)
+    changed = sorted(k for k in saved.keys() | new.keys()
+                     if saved.get(k) != new.get(k) and k not in RESUMABLE_CHANGES)
+    if changed:
+        details = ", ".join(f"{k}: {saved.get(k)!r} -> {new.get(k)!r}" for k in changed)
+        raise ValueError(f"{out_dir} holds a run with other settings ({details}); resume it with its own "
+                         f"settings ({saved_file}), pass --overwrite true to start it anew, or choose another --out_dir")
+
+
+def _prepare_run_dir(out_dir: Path, overwrite: bool, config: dict) -> None:
     if (out_dir / "last.pt").exists() or (out_dir / "metrics.json").exists():
         if not overwrite:
+            _check_resumable(out_dir, config)
             print(f"resuming the run in {out_dir} (pass --overwrite true to start it anew)")
             return
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+
+
+def _start_run(out_dir: Path, overwrite: bool, device: str, **config) -> Distributed:
+    """Join the torchrun job if there is one; rank 0 prepares the run directory and writes the config while
+    the other ranks wait."""
+    ranks = setup(device)
+    if ranks.is_main:
+        _prepare_run_dir(out_dir, overwrite, _plain_config(**config))
+        _write_config(out_dir, **config)
+    ranks.barrier()
+    return ranks
 
 
 def pretrain(
@@ -54,8 +98,9 @@ def pretrain(
     """Fine-tune a classifier on the image-level labels of every training image (sigmoid BCE, background
     weight 0) and save ``OUT_DIR/classifier.pt``, the starting point of ``ulrp train --classifier_checkpoint``.
 
+    ``ulrp pretrain --resume RUN_DIR`` continues an interrupted pre-training with its saved settings.
     The classifier F1 on the val list is reported in ``metrics.json`` (Table 2, column "0" of the paper); it
-    is never used to select anything.
+    is never used to select anything. Runs on several GPUs under torchrun like ``ulrp train``.
 
     Args:
         data: dataset settings (``num_pixel`` and ``pixel_fraction`` are ignored: all labels are image-level).
@@ -66,12 +111,13 @@ def pretrain(
         out_dir: run directory (config.yaml, log.csv, last.pt, classifier.pt, metrics.json).
         overwrite: delete an existing run in ``out_dir`` instead of resuming it.
     """
-    _prepare_run_dir(out_dir, overwrite)
     classes = data.class_set()
     classifier = build_classifier(arch, classes.num_classes, weights=weights, checkpoint=classifier_checkpoint)
-    _write_config(out_dir, data=data, optim=optim, arch=arch, weights=weights,
-                  classifier_checkpoint=classifier_checkpoint)
+    ranks = _start_run(out_dir, overwrite, optim.device, data=data, optim=optim, arch=arch, weights=weights,
+                       classifier_checkpoint=classifier_checkpoint)
     checkpoint = pretrain_classifier(classifier, data, optim, out_dir, list(classes.names))
+    if not ranks.is_main:
+        return {}
     val = build_training_data(replace(data, num_pixel=None)).val
     metrics = evaluate(ImageClassifier(classifier), val, list(classes.names), optim.device)
     result = {"arch": arch, "steps": optim.steps, "checkpoint": str(checkpoint), "val": metrics}
@@ -93,8 +139,18 @@ def train(
 ) -> dict:
     """Train a segmentation model from a classifier; resumes an interrupted run in ``out_dir``.
 
+    ``ulrp train --resume RUN_DIR`` continues a run with its saved settings (``RUN_DIR/config.yaml``; only
+    ``optim.steps``, ``optim.device``, ``optim.eval_every`` and ``optim.log_every`` may be overridden) and ends
+    with the same weights as an uninterrupted run; other changed settings are refused.
+
     Models without a classification branch (unet, fcn) get pixel-labelled batches only, as in the paper.
     The best checkpoint is chosen on the hold-out split; VOC val is only used by ``ulrp eval``.
+
+    Several GPUs: the same command under torchrun, e.g.
+    ``torchrun --standalone --nproc_per_node 4 -m unrolled_lrp.cli.main train --config run.yaml --optim.device cuda``.
+    Each process takes every 4th image of the global batch (``data.batch_size`` stays the global batch), DDP
+    averages the gradients, rank 0 evaluates and writes the run directory; resuming works the same way with
+    the same number of processes. Add ``--optim.precision bf16 --optim.channels_last true`` on recent GPUs.
 
     Args:
         data: dataset, label regime and batch settings.
@@ -107,16 +163,17 @@ def train(
         out_dir: run directory (config.yaml, regime list, log.csv, last.pt, best.pt, metrics.json).
         overwrite: delete an existing run in ``out_dir`` instead of resuming it.
     """
-    _prepare_run_dir(out_dir, overwrite)
     classes = data.class_set()
     segmenter = _model(model, arch, classes.num_classes, classifier_checkpoint, weights, model_args)
     if not segmenter.uses_image_labels:
         data = replace(data, pixel_fraction=1.0)
-    _write_config(out_dir, data=data, optim=optim, model=model, arch=arch, weights=weights,
-                  classifier_checkpoint=classifier_checkpoint, model_args=model_args)
-    training_data = build_training_data(data, regime_dir=out_dir)
+    ranks = _start_run(out_dir, overwrite, optim.device, data=data, optim=optim, model=model, arch=arch,
+                       weights=weights, classifier_checkpoint=classifier_checkpoint, model_args=model_args)
+    training_data = build_training_data(data, regime_dir=out_dir if ranks.is_main else None)
     best = train_loop(segmenter, training_data, optim, out_dir, list(classes.names))
     result = {"model": model, "arch": arch, "parameters": count_parameters(segmenter), "holdout": best}
+    if not ranks.is_main:
+        return result
     (out_dir / "metrics.json").write_text(json.dumps(result, indent=2))
     print(f"{model}: best hold-out mIoU {100 * best['miou']:.2f} at step {best['step']} -> {out_dir}")
     return result

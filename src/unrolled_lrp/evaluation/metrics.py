@@ -15,7 +15,8 @@ Conventions (PASCAL VOC):
   mIoU (torchmetrics' and sklearn's macro F1 would count them as 0).
 
 Both are :class:`torch.nn.Module` so ``.to(device)`` moves their state; results of
-``compute()`` are plain Python (JSON-serialisable).
+``compute()`` are plain Python (JSON-serialisable). They count on the calling process only: under
+torchrun rank 0 evaluates alone, and torchmetrics' default cross-process sync would wait for the others.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ class SegmentationMetrics(nn.Module):
     ) -> None:
         super().__init__()
         self.class_names = _names(class_names, num_classes)
-        self.confusion = MulticlassConfusionMatrix(num_classes, ignore_index=ignore_index)
+        self.confusion = MulticlassConfusionMatrix(num_classes, ignore_index=ignore_index, sync_on_compute=False)
 
     def update(self, preds: Tensor, target: Tensor) -> None:
         self.confusion.update(preds, target)
@@ -115,7 +116,7 @@ class ClassificationF1(nn.Module):
         if num_classes < 2:
             raise ValueError(f"need background plus at least one foreground class, got num_classes={num_classes}")
         self.class_names = _names(class_names, num_classes)[1:]
-        self.stats = MultilabelStatScores(num_labels=num_classes - 1, average=None)
+        self.stats = MultilabelStatScores(num_labels=num_classes - 1, average=None, sync_on_compute=False)
 
     def update(self, logits: Tensor, target: Tensor) -> None:
         self.stats.update((logits[:, 1:] > 0).long(), target[:, 1:].long())

@@ -11,6 +11,7 @@ from unrolled_lrp.data.pipeline import DataConfig, build_training_data
 from unrolled_lrp.models import SegmentationModel, SegmentationOutput
 
 from .checkpoint import save_atomic
+from .distributed import setup
 from .trainer import TrainConfig, train
 
 #: File name of the pre-trained classifier's state dict inside a pre-training run directory.
@@ -42,8 +43,12 @@ def pretrain_classifier(
 
     There is no model selection (VOC val is never used for it and image-level labels have no hold-out
     split): the classifier after ``optim.steps`` steps is written to ``run_dir/classifier.pt``.
-    Interrupted runs resume from ``run_dir/last.pt`` like segmentation training.
+    Interrupted runs resume from ``run_dir/last.pt`` like segmentation training; under torchrun rank 0
+    writes the file.
     """
     training_data = build_training_data(image_level_only(data))
     train(ImageClassifier(classifier), training_data, optim, run_dir, class_names)
-    return save_atomic({"model": classifier.state_dict()}, run_dir / CLASSIFIER_FILE)
+    path = run_dir / CLASSIFIER_FILE
+    if setup(optim.device).is_main:
+        save_atomic({"model": classifier.state_dict()}, path)
+    return path

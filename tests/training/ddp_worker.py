@@ -1,0 +1,26 @@
+"""One process of a torchrun job running ``ulrp ARGS``; saves this rank's final weights next to the run dir.
+
+A test helper: rank 1 writes nothing else, so its weights are compared with rank 0's through these files.
+"""
+
+import os
+import sys
+
+import torch
+
+from unrolled_lrp.cli import train as cli_train
+from unrolled_lrp.cli.main import main
+
+
+def _saving_weights(loop):
+    def run(model, data, config, run_dir, class_names):
+        best = loop(model, data, config, run_dir, class_names)
+        torch.save(model.state_dict(), run_dir.parent / f"rank{os.environ['RANK']}.pt")
+        return best
+
+    return run
+
+
+if __name__ == "__main__":
+    cli_train.train_loop = _saving_weights(cli_train.train_loop)
+    main(sys.argv[1:])
