@@ -66,6 +66,8 @@ def test_eval_writes_val_metrics(tiny_voc, trained):
     main(["eval", *_data(tiny_voc), "--run_dir", str(trained)])
     metrics = json.loads((trained / "val_metrics.json").read_text())
     assert 0 <= metrics["miou"] <= 1 and 0 <= metrics["f1"] <= 1
+    table = (trained / "val_metrics.md").read_text()
+    assert f"**{100 * metrics['miou']:.2f}**" in table and "| cat |" in table and "| dog |" in table
 
 
 def test_resume_continues_with_the_saved_settings_and_overwrite_starts_anew(tiny_voc, trained, tmp_path, capsys):

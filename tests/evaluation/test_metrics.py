@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from unrolled_lrp.evaluation import ClassificationF1, SegmentationMetrics
+from unrolled_lrp.evaluation import ClassificationF1, SegmentationMetrics, metrics_table
 
 NAMES = ["background", "cat", "dog", "bird"]
 # Two 2×3 images; 255 = unlabelled. "bird" (3) is absent from the ground truth and predicted
@@ -52,10 +52,15 @@ def test_class_only_predicted_counts_as_zero_iou():
 def test_table_lists_classes_and_marks_absent_ones():
     metrics = SegmentationMetrics(4, NAMES)
     metrics.update(PRED, TARGET)
-    lines = metrics.table().splitlines()
-    assert lines[2].split() == ["cat", "75.00"]
-    assert lines[4].split() == ["bird", "-"]
-    assert lines[5].split() == ["mIoU", "44.44"]
+    f1 = ClassificationF1(4, NAMES)
+    f1.update(torch.tensor([[-1.0, 1.0, 1.0, -1.0]]), torch.tensor([[1, 1, 0, 0]]))  # cat right, dog wrong
+    rows = [line.split("|")[1:-1] for line in metrics_table({**metrics.compute(), **f1.compute()}).splitlines()]
+    cells = {row[0].strip(): [cell.strip() for cell in row[1:]] for row in rows[2:] if row}
+    assert cells["background"] == ["33.33", "-"]  # background has no F1 (zero loss weight, in every image)
+    assert cells["cat"] == ["75.00", "100.00"] and cells["dog"] == ["25.00", "0.00"]
+    assert cells["bird"] == ["-", "-"]  # absent from the ground truth and never predicted
+    assert cells["**mean**"] == ["**44.44**", "**50.00**"]
+    assert "pixel accuracy 60.00" in metrics_table(metrics.compute())
     with pytest.raises(ValueError, match="got 2 class names for 4 classes"):
         SegmentationMetrics(4, ["a", "b"])
 

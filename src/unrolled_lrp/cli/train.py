@@ -13,6 +13,7 @@ import yaml
 from unrolled_lrp.cli.explain import explain
 from unrolled_lrp.data.pipeline import DataConfig, build_training_data
 from unrolled_lrp.data.synth import write_synthetic_voc
+from unrolled_lrp.evaluation import metrics_table
 from unrolled_lrp.evaluation.evaluate import evaluate
 from unrolled_lrp.models import build_classifier, build_model, count_parameters
 from unrolled_lrp.training.checkpoint import load
@@ -186,7 +187,8 @@ def eval(
 ) -> dict:
     """Evaluate the best checkpoint of a run on the dataset's val list at full resolution.
 
-    Writes ``val_metrics.json`` (mIoU, per-class IoU, pixel accuracy, foreground macro F1) and prints a table.
+    Writes ``val_metrics.json`` (mIoU, per-class IoU, confusion matrix, pixel accuracy, foreground macro and
+    per-class F1) and ``val_metrics.md``, the same as a table, which it also prints.
 
     Args:
         data: the dataset (``root``, ``classes``) to evaluate on.
@@ -201,6 +203,9 @@ def eval(
     val = build_training_data(replace(data, num_pixel=None)).val
     metrics = evaluate(segmenter, val, list(classes.names), device)
     (run_dir / "val_metrics.json").write_text(json.dumps(metrics, indent=2))
+    table = metrics_table(metrics)
+    (run_dir / "val_metrics.md").write_text(table)
+    print(table)
     print(f"{config['model']} ({run_dir}): val mIoU {100 * metrics['miou']:.2f}" + (f", F1 {100 * metrics['f1']:.2f}" if "f1" in metrics else ""))
     return metrics
 

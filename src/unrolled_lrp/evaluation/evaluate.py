@@ -36,3 +36,4 @@ def evaluate(
     if classifies:
         results.update(f1.compute())
     return results
+

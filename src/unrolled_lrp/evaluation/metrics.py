@@ -88,20 +88,9 @@ class SegmentationMetrics(nn.Module):
             "confusion_matrix": matrix.tolist(),
         }
 
-    def table(self, results: dict | None = None) -> str:
-        """Readable per-class IoU table from ``results`` (default: ``compute()``)."""
-        results = self.compute() if results is None else results
-        width = max(len(name) for name in [*self.class_names, "pixel acc."])
-        lines = [f"{'class':<{width}}  {'IoU (%)':>7}"]
-        for name, iou in results["per_class_iou"].items():
-            lines.append(f"{name:<{width}}  {'-' if iou is None else f'{100 * iou:6.2f}':>7}")
-        lines.append(f"{'mIoU':<{width}}  {_percent(results['miou']):>7}")
-        lines.append(f"{'pixel acc.':<{width}}  {_percent(results['pixel_accuracy']):>7}")
-        return "\n".join(lines)
-
 
 def _percent(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:6.2f}"
+    return "-" if value is None else f"{100 * value:.2f}"
 
 
 class ClassificationF1(nn.Module):
@@ -129,3 +118,17 @@ class ClassificationF1(nn.Module):
         true_pos, false_pos, _, false_neg, _ = self.stats.compute().double().unbind(-1)
         f1 = 2 * true_pos / (2 * true_pos + false_pos + false_neg)  # NaN: no positives at all
         return {"f1": _nan_mean(f1), "per_class_f1": dict(zip(self.class_names, _nan_to_none(f1)))}
+
+
+def metrics_table(results: dict) -> str:
+    """Evaluation results (``SegmentationMetrics`` and/or ``ClassificationF1`` output, merged) as a Markdown
+    table: IoU and F1 (%) per class, then mIoU over all classes and F1 over the foreground classes; "-" where a
+    value is undefined (class absent) or not computed (model without that output)."""
+    ious, f1s = results.get("per_class_iou", {}), results.get("per_class_f1", {})
+    names = list(ious) or list(f1s)
+    lines = ["| class | IoU | F1 |", "|---|---:|---:|"]
+    lines += [f"| {name} | {_percent(ious.get(name))} | {_percent(f1s.get(name))} |" for name in names]
+    lines.append(f"| **mean** | **{_percent(results.get('miou'))}** | **{_percent(results.get('f1'))}** |")
+    if results.get("pixel_accuracy") is not None:
+        lines.append(f"\npixel accuracy {_percent(results['pixel_accuracy'])}")
+    return "\n".join(lines) + "\n"
