@@ -36,4 +36,3 @@ def evaluate(
     if classifies:
         results.update(f1.compute())
     return results
-
