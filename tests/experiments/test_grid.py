@@ -4,6 +4,8 @@ config errors, and the lock that lets one process do a shared step while the oth
 from __future__ import annotations
 
 import csv
+import json
+import statistics
 import threading
 import time
 from pathlib import Path
@@ -14,6 +16,7 @@ import yaml
 
 from unrolled_lrp.cli.main import main
 from unrolled_lrp.experiments.grid import _once, load_grid, plan, run_grid
+from unrolled_lrp.experiments.report import write_report
 
 MODELS, REGIMES, SEEDS = ["unrolled_lrp", "unet"], [2, 4], [0, 1]
 RUN_FILES = ("config.yaml", "metrics.json", "val_metrics.json", "best.pt", "last.pt", "log.csv")
@@ -117,6 +120,21 @@ def test_an_evaluation_left_undone_is_done_without_retraining(study, capsys):
     assert f" partial  {partial}" in capsys.readouterr().out
     assert [run.dir for run in run_grid(load_grid(config), run_root)] == [partial]
     assert (partial / "val_metrics.json").is_file() and (partial / "best.pt").stat().st_mtime_ns == trained_at
+
+
+def test_the_report_of_the_grid_matches_its_runs_metrics_files(study):
+    _, run_root = study
+    write_report(run_root)
+    with (run_root / "report" / "table1.csv").open() as handle:
+        cells = {(row["method"], int(row["num_pixel"])): row for row in csv.DictReader(handle)}
+    for model, method in (("unrolled_lrp", "unrolled LRP"), ("unet", "UNet")):
+        for regime in REGIMES:
+            mious = [100 * json.loads((run_root / "resnet18" / f"n{regime}" / f"seed{seed}" / model /
+                                       "val_metrics.json").read_text())["miou"] for seed in SEEDS]
+            cell = cells[(method, regime)]
+            assert int(cell["seeds"]) == len(SEEDS)
+            assert float(cell["mean"]) == pytest.approx(statistics.mean(mious), abs=1e-4)
+            assert float(cell["std"]) == pytest.approx(statistics.stdev(mious), abs=1e-4)
 
 
 def test_a_run_root_refuses_other_shared_settings(study):
