@@ -2,6 +2,8 @@
 
 Cases, per architecture (batch 2, 21 classes):
   ours_heatmaps      unrolled LRP-0, all-class heatmaps (inference)
+  ours_compiled      the same through torch.compile (inductor; compilation in the warm-up call, not timed;
+                     opt-in with --cases, compiling takes a minute on CPU)
   ours_train_step    unrolled LRP-0 heatmaps + segmentation and classification losses + backward
   double_backprop    autograd input x gradient for all classes at once (is_grads_batched) + both losses + backward
   zennit_loop        zennit LRP-0 (epsilon 1e-9), one class at a time (inference)
@@ -9,6 +11,7 @@ Cases, per architecture (batch 2, 21 classes):
 
 Each case runs in its own process so that peak memory (max RSS on CPU, max allocated on GPU) is its own.
 Usage: python benchmarks/heatmaps.py [--device cuda] [--repeats 3] [--archs resnet18@128 resnet50@224 vgg16_bn@224]
+       [--cases ours_heatmaps ours_compiled ...]
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import torch.nn.functional as F
 import torchvision
 
 CASES = ["ours_heatmaps", "ours_train_step", "double_backprop", "zennit_loop", "classifier_step"]
+OPT_IN = ["ours_compiled"]
 NUM_CLASSES, BATCH = 21, 2
 
 
@@ -41,10 +45,15 @@ def make_step(case: str, classifier: torch.nn.Module, x: torch.Tensor):
     target = torch.randint(0, NUM_CLASSES, (BATCH, *x.shape[-2:]), device=x.device)
     labels = torch.randint(0, 2, (BATCH, NUM_CLASSES), device=x.device).float()
     model = unroll(classifier)
+    compiled = torch.compile(model) if case == "ours_compiled" else None
 
     def ours_heatmaps():
         with torch.no_grad():
             model(x)
+
+    def ours_compiled():
+        with torch.no_grad():
+            compiled(x)
 
     def ours_train_step():
         out = model(x)
@@ -108,7 +117,7 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--archs", nargs="+", default=["resnet18@128", "resnet50@224", "vgg16_bn@224"])
-    parser.add_argument("--cases", nargs="+", default=CASES, choices=CASES)
+    parser.add_argument("--cases", nargs="+", default=CASES, choices=CASES + OPT_IN)
     parser.add_argument("--one", nargs=2, metavar=("CASE", "ARCH@SIZE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:

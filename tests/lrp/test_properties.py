@@ -118,6 +118,21 @@ def test_chunked_training_gives_the_same_gradients():
         assert torch.allclose(a, b, rtol=1e-10, atol=1e-14)
 
 
+@pytest.mark.parametrize("arch", ["resnet18", "vgg11_bn"])
+def test_torch_compile_traces_the_whole_decoder_in_one_graph(arch):
+    """Inference is one graph without breaks (so inductor can fuse the decoder) and compiles to the same
+    heatmaps; ``heatmap_mask`` adds the unavoidable data-dependent-shape break of boolean selection."""
+    model = unroll(random_classifier(arch, num_classes=3).float()).eval()
+    x = torch.randn(2, 3, 40, 36)
+    torch._dynamo.reset()
+    explained = torch._dynamo.explain(model)(x)
+    assert (explained.graph_count, explained.graph_break_count) == (1, 0), explained.break_reasons
+    compiled = torch.compile(model, backend="aot_eager", fullgraph=True)(x)
+    eager = model(x)
+    assert torch.equal(compiled.heatmaps, eager.heatmaps) and torch.equal(compiled.logits, eager.logits)
+    torch._dynamo.reset()
+
+
 def test_ws_ae_decoder_applies_standard_relus_to_its_own_signal():
     torch.manual_seed(0)
     net = nn.Sequential(

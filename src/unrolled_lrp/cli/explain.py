@@ -5,19 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from torchvision.io import ImageReadMode, read_image
+from PIL import UnidentifiedImageError
 from torchvision.transforms.v2 import functional as TF
 
 from unrolled_lrp.data.classes import VOC_CLASSES, ClassSet
 from unrolled_lrp.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+from unrolled_lrp.data.voc import read_image
 from unrolled_lrp.lrp import unroll
 from unrolled_lrp.models import build_classifier
 from unrolled_lrp.visualisation import save_explanation
 
+
 def _load_image(path: Path, size: int | None) -> torch.Tensor:
     try:
-        image = read_image(str(path), mode=ImageReadMode.RGB)
-    except (RuntimeError, OSError) as error:
+        image = read_image(path)
+    except (UnidentifiedImageError, OSError) as error:
         raise SystemExit(f"error: cannot read image {path}: {error}") from None
     image = TF.to_dtype(image, torch.float32, scale=True)
     return TF.resize(image, [size]) if size else image
