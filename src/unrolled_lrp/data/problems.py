@@ -25,5 +25,5 @@ class DatasetError(Exception):
         lines = "\n".join(f"  - {problem}" for problem in self.problems)
         super().__init__(
             f"{len(self.problems)} dataset problem(s):\n{lines}\n"
-            "Fix or remove the listed files (run 'ulrp data check ROOT' to re-check)."
+            "Fix or remove the listed files (run 'ulrp data check --root ROOT' to re-check)."
         )
