@@ -6,7 +6,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-import torch
 
 from unrolled_lrp.data import write_synthetic_voc
 
@@ -14,12 +13,8 @@ SIZES = {"num_pixel_train": 24, "num_val": 8, "num_image_level": 16, "image_size
 
 
 @pytest.fixture(autouse=True)
-def single_thread():
-    """Small tensors on a 2-core machine: intra-op threads cost far more than they save."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_thread(single_thread):
+    """Every test here runs on one intra-op thread (see ``single_thread`` in tests/conftest.py)."""
 
 
 @pytest.fixture(scope="session")

@@ -46,12 +46,8 @@ def timings(run_root: Path) -> list[str]:
 
 
 @pytest.fixture(autouse=True)
-def single_thread():
-    """Small tensors on a 2-core machine: intra-op threads cost far more than they save."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_thread(single_thread):
+    """Every test here runs on one intra-op thread (see ``single_thread`` in tests/conftest.py)."""
 
 
 @pytest.fixture(scope="module")

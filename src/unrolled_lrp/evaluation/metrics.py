@@ -24,7 +24,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-import torch
 from torch import Tensor, nn
 from torchmetrics.classification import MulticlassConfusionMatrix, MultilabelStatScores
 

@@ -55,6 +55,24 @@ class SegmentationModel(nn.Module):
         raise NotImplementedError(f"{type(self).__name__} must implement forward(x, seg_mask)")
 
 
+class SegmentationOnlyModel(SegmentationModel):
+    """A model trained with the segmentation loss alone (UNet, FCN): no class scores, and ``seg_mask`` drops
+    the other images before the encoder runs, so they cost nothing. Subclasses implement ``segment_images``."""
+
+    uses_image_labels = False
+
+    def segment_images(self, x: Tensor) -> Tensor:
+        """Per-pixel logits ``(n, C, H, W)`` of a non-empty image batch."""
+        raise NotImplementedError(f"{type(self).__name__} must implement segment_images(x)")
+
+    def forward(self, x: Tensor, seg_mask: Tensor | None = None) -> SegmentationOutput:
+        check_input_size(x)
+        check_seg_mask(seg_mask, len(x))
+        if seg_mask is not None:
+            x = x[seg_mask]
+        return SegmentationOutput(seg_logits=self.segment_images(x) if len(x) else None, class_logits=None)
+
+
 def check_input_size(x: Tensor, multiple: int = INPUT_MULTIPLE) -> None:
     """Raise a ValueError unless ``x`` is an image batch ``(B, 3, H, W)`` with H, W divisible by ``multiple``."""
     if x.dim() != 4:

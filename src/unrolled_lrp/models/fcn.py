@@ -20,16 +20,14 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from .base import SegmentationModel, SegmentationOutput, check_input_size, check_seg_mask
+from .base import SegmentationOnlyModel
 from .encoders import build_encoder
 from .layers import conv_bn_relu
 from .registry import register_model
 
 
-class FCN(SegmentationModel):
+class FCN(SegmentationOnlyModel):
     """Encoder + mirrored free-weight decoder without skips; segmentation loss only."""
-
-    uses_image_labels = False
 
     def __init__(self, classifier: nn.Module, num_classes: int) -> None:
         super().__init__()
@@ -45,15 +43,8 @@ class FCN(SegmentationModel):
         if strides[0] > 1:
             self.seg_head.append(nn.Upsample(scale_factor=strides[0], mode="nearest"))
 
-    def forward(self, x: Tensor, seg_mask: Tensor | None = None) -> SegmentationOutput:
-        check_input_size(x)
-        check_seg_mask(seg_mask, len(x))
-        if seg_mask is not None:
-            x = x[seg_mask]
-        if len(x) == 0:
-            return SegmentationOutput(seg_logits=None, class_logits=None)
-        bottleneck = self.encoder(x)[-1]
-        return SegmentationOutput(seg_logits=self.seg_head(self.decoder(bottleneck)), class_logits=None)
+    def segment_images(self, x: Tensor) -> Tensor:
+        return self.seg_head(self.decoder(self.encoder(x)[-1]))
 
 
 @register_model("fcn")

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .base import SegmentationModel, SegmentationOutput, check_input_size, check_seg_mask
+from .base import SegmentationOnlyModel, SegmentationOutput, check_input_size, check_seg_mask
 from .classifiers import final_linear
 from .encoders import build_encoder, classifier_head
 from .layers import conv_bn_relu
@@ -81,14 +81,12 @@ class UNetDecoder(nn.Module):
         return x
 
 
-class UNet(SegmentationModel):
+class UNet(SegmentationOnlyModel):
     """U-Net: the classifier's encoder + a free-weight decoder with concatenated skips.
 
     Trained on pixel-labelled images with the segmentation loss only. ``seg_mask`` selects
     images before the encoder runs, so unselected images cost nothing.
     """
-
-    uses_image_labels = False
 
     def __init__(
         self, classifier: nn.Module, num_classes: int, decoder_channels: tuple[int, ...] = DECODER_CHANNELS
@@ -102,14 +100,8 @@ class UNet(SegmentationModel):
         """Per-pixel logits at input resolution from the encoder's feature maps."""
         return self.seg_head(self.decoder(features))
 
-    def forward(self, x: Tensor, seg_mask: Tensor | None = None) -> SegmentationOutput:
-        check_input_size(x)
-        check_seg_mask(seg_mask, len(x))
-        if seg_mask is not None:
-            x = x[seg_mask]
-        if len(x) == 0:
-            return SegmentationOutput(seg_logits=None, class_logits=None)
-        return SegmentationOutput(seg_logits=self.segment(self.encoder(x)), class_logits=None)
+    def segment_images(self, x: Tensor) -> Tensor:
+        return self.segment(self.encoder(x))
 
 
 class MultiTaskUNet(UNet):
