@@ -1,9 +1,12 @@
 """The ulrp command line: demo output, --help, clear errors."""
 
+import sys
+
 import pytest
 from PIL import Image
 
-from unrolled_lrp.cli.main import main
+from unrolled_lrp.cli.main import console, main
+from unrolled_lrp.data.problems import DatasetError
 
 
 def test_demo_writes_a_viewable_explanation(tmp_path, capsys):
@@ -28,3 +31,13 @@ def test_unreadable_image_and_bad_rule_give_clear_errors(tmp_path):
         main(["explain", "--images", f"[{broken}]", "--out_dir", str(tmp_path)])
     with pytest.raises(ValueError, match="rule must be 'zero' or 'epsilon'"):
         main(["explain", "--images", f"[{broken}]", "--rule", "alpha"])
+
+
+def test_console_reports_bad_input_as_one_error_line_and_debug_shows_the_traceback(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["ulrp", "train", "--data.root", str(tmp_path / "missing")])
+    with pytest.raises(SystemExit) as stop:
+        console()
+    assert str(stop.value).startswith("error: 1 dataset problem(s):") and "missing" in str(stop.value)
+    monkeypatch.setenv("ULRP_DEBUG", "1")
+    with pytest.raises(DatasetError):
+        console()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -9,6 +10,11 @@ from jsonargparse import auto_cli
 
 from unrolled_lrp.cli import data, explain, report, reproduce
 from unrolled_lrp.cli import train as training
+from unrolled_lrp.data.problems import DatasetError
+from unrolled_lrp.lrp import UnsupportedLayerError
+
+#: Errors that describe bad input (settings, files, data, models); the console shows their message only.
+USER_ERRORS = (ValueError, FileNotFoundError, DatasetError, UnsupportedLayerError)
 
 
 def _expand_resume(args: list[str]) -> list[str]:
@@ -43,5 +49,16 @@ def main(args: list[str] | None = None) -> None:
     auto_cli(commands, args=args, as_positional=False)
 
 
+def console() -> None:
+    """The ``ulrp`` console command: :func:`main`, with bad input reported as one ``error:`` message instead of a
+    traceback (set ``ULRP_DEBUG=1`` to see the traceback)."""
+    try:
+        main()
+    except USER_ERRORS as error:
+        if os.environ.get("ULRP_DEBUG"):
+            raise
+        sys.exit(f"error: {error}")
+
+
 if __name__ == "__main__":
-    main()
+    console()
