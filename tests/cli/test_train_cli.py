@@ -92,9 +92,11 @@ def test_resuming_with_other_settings_is_refused_and_names_them(tiny_voc, traine
     assert (run / "last.pt").read_bytes() == before
 
 
-def test_resume_of_a_directory_without_a_run_says_so(tmp_path):
+def test_resume_of_a_directory_without_a_run_or_of_nothing_says_so(tmp_path):
     with pytest.raises(SystemExit, match="no config.yaml"):
         main(["train", "--resume", str(tmp_path)])
+    with pytest.raises(SystemExit, match="--resume needs the run directory"):
+        main(["pretrain", "--resume"])
 
 
 def test_a_log_row_after_the_checkpoint_is_dropped_on_resume(tiny_voc, trained, tmp_path):

@@ -20,7 +20,7 @@ USER_ERRORS = (ValueError, FileNotFoundError, DatasetError, UnsupportedLayerErro
 def _expand_resume(args: list[str]) -> list[str]:
     """``ulrp train|pretrain --resume RUN_DIR [overrides]`` continues the run in ``RUN_DIR`` with its own saved
     settings: it stands for ``--config RUN_DIR/config.yaml --out_dir RUN_DIR [overrides]``."""
-    if len(args) < 3 or args[0] not in ("train", "pretrain") or "--resume" not in args:
+    if not args or args[0] not in ("train", "pretrain") or "--resume" not in args:
         return args
     at = args.index("--resume")
     if at + 1 == len(args):
