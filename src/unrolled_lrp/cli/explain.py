@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from PIL import UnidentifiedImageError
 from torchvision.transforms.v2 import functional as TF
 
 from unrolled_lrp.data.classes import VOC_CLASSES, ClassSet
@@ -19,7 +18,7 @@ from unrolled_lrp.visualisation import save_explanation
 def _load_image(path: Path, size: int | None) -> torch.Tensor:
     try:
         image = read_image(path)
-    except (UnidentifiedImageError, OSError) as error:
+    except OSError as error:  # PIL: missing, unreadable or not an image (UnidentifiedImageError)
         raise SystemExit(f"error: cannot read image {path}: {error}") from None
     image = TF.to_dtype(image, torch.float32, scale=True)
     return TF.resize(image, [size]) if size else image

@@ -38,10 +38,6 @@ def _plain_config(**values) -> dict:
                                   for k, v in values.items()}, default=str))
 
 
-def _write_config(out_dir: Path, **values) -> None:
-    (out_dir / "config.yaml").write_text(yaml.safe_dump(_plain_config(**values), sort_keys=False))
-
-
 def _flatten(config: dict, prefix: str = "") -> dict:
     flat = {}
     for key, value in config.items():
@@ -81,8 +77,9 @@ def _start_run(out_dir: Path, overwrite: bool, device: str, **config) -> Distrib
     the other ranks wait."""
     ranks = setup(device)
     if ranks.is_main:
-        _prepare_run_dir(out_dir, overwrite, _plain_config(**config))
-        _write_config(out_dir, **config)
+        plain = _plain_config(**config)
+        _prepare_run_dir(out_dir, overwrite, plain)
+        (out_dir / "config.yaml").write_text(yaml.safe_dump(plain, sort_keys=False))
     ranks.barrier()
     return ranks
 

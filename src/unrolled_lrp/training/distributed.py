@@ -87,4 +87,3 @@ def setup(device: str) -> Distributed:
         dist.init_process_group("nccl" if target.type == "cuda" else "gloo")
         atexit.register(dist.destroy_process_group)
     return Distributed(dist.get_rank(), world_size, target)
-

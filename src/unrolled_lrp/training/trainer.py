@@ -88,7 +88,8 @@ def _truncate_log(run_dir: Path, step: int) -> None:
     """Drop the log rows written after the checkpoint a run resumes from: they are about to be redone."""
     log = run_dir / "log.csv"
     if log.exists():
-        rows = [row for row in csv.reader(log.open(newline="")) if row and int(row[0]) <= step]
+        with log.open(newline="") as file:
+            rows = [row for row in csv.reader(file) if row and int(row[0]) <= step]
         with log.open("w", newline="") as file:
             csv.writer(file).writerows(rows)
 
