@@ -36,7 +36,9 @@ NUM_CLASSES, BATCH = 21, 2
 def losses(heatmaps: torch.Tensor, logits: torch.Tensor, target: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     weight = torch.ones(NUM_CLASSES, device=logits.device)
     weight[0] = 0
-    return F.cross_entropy(heatmaps, target, ignore_index=255) + F.binary_cross_entropy_with_logits(logits, labels, weight=weight)
+    return F.cross_entropy(heatmaps, target, ignore_index=255) + F.binary_cross_entropy_with_logits(
+        logits, labels, weight=weight
+    )
 
 
 def make_step(case: str, classifier: torch.nn.Module, x: torch.Tensor):
@@ -78,7 +80,9 @@ def make_step(case: str, classifier: torch.nn.Module, x: torch.Tensor):
         rules = [(kind, Epsilon(1e-9)) for kind in (Convolution, Linear, AvgPool, Sum)]
         with Gradient(model=classifier, composite=LayerMapComposite(rules, canonizers=[canonizer])) as attributor:
             for k in range(NUM_CLASSES):
-                attributor(x, lambda out, k=k: F.one_hot(torch.full_like(out[:, 0], k, dtype=torch.long), NUM_CLASSES) * out)
+                attributor(
+                    x, lambda out, k=k: F.one_hot(torch.full_like(out[:, 0], k, dtype=torch.long), NUM_CLASSES) * out
+                )
 
     def classifier_step():
         F.binary_cross_entropy_with_logits(classifier(x), labels).backward()
@@ -125,13 +129,24 @@ def main() -> None:
         print(json.dumps(run_case(args.one[0], arch, int(size), args.device, args.repeats)))
         return
 
-    print(f"device={args.device} batch={BATCH} classes={NUM_CLASSES} torch={torch.__version__} threads={torch.get_num_threads()}")
+    threads = torch.get_num_threads()
+    print(f"device={args.device} batch={BATCH} classes={NUM_CLASSES} torch={torch.__version__} threads={threads}")
     header = f"| {'arch@size':<14} | {'case':<16} | {'time (s)':>9} | {'peak MB':>8} | {'time / ours':>11} |"
     print(header + "\n|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
     for spec in args.archs:
         results = {}
         for case in args.cases:
-            cmd = [sys.executable, __file__, "--one", case, spec, "--device", args.device, "--repeats", str(args.repeats)]
+            cmd = [
+                sys.executable,
+                __file__,
+                "--one",
+                case,
+                spec,
+                "--device",
+                args.device,
+                "--repeats",
+                str(args.repeats),
+            ]
             proc = subprocess.run(cmd, capture_output=True, text=True)
             results[case] = json.loads(proc.stdout.strip().splitlines()[-1]) if proc.returncode == 0 else None
             if results[case] is None:
@@ -139,7 +154,8 @@ def main() -> None:
                 continue
             ours = results.get("ours_train_step" if case in ("double_backprop", "classifier_step") else "ours_heatmaps")
             ratio = f"{results[case]['seconds'] / ours['seconds']:.2f}x" if ours else "-"
-            print(f"| {spec:<14} | {case:<16} | {results[case]['seconds']:>9.3f} | {results[case]['peak_mb']:>8.0f} | {ratio:>11} |", flush=True)
+            seconds, peak_mb = results[case]["seconds"], results[case]["peak_mb"]
+            print(f"| {spec:<14} | {case:<16} | {seconds:>9.3f} | {peak_mb:>8.0f} | {ratio:>11} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -10,8 +10,15 @@ from unrolled_lrp.data.synth import write_synthetic_voc
 def tiny_voc(tmp_path_factory):
     """ROOT with VOCdevkit/VOC2012 (8 pixel-labelled, 4 val, 8 image-level images of 32 px) and classes.yaml."""
     root = tmp_path_factory.mktemp("tiny_voc")
-    write_synthetic_voc(root, num_pixel_train=8, num_val=4, num_image_level=8, image_size=32, seed=0,
-                        classes=["background", "cat", "dog"])
+    write_synthetic_voc(
+        root,
+        num_pixel_train=8,
+        num_val=4,
+        num_image_level=8,
+        image_size=32,
+        seed=0,
+        classes=["background", "cat", "dog"],
+    )
     return root
 
 

@@ -28,7 +28,9 @@ def random_classifier(
     return model.to(dtype).eval()
 
 
-def input_x_gradient(model: nn.Module, x: Tensor, classes: list[int] | None = None, create_graph: bool = False) -> Tensor:
+def input_x_gradient(
+    model: nn.Module, x: Tensor, classes: list[int] | None = None, create_graph: bool = False
+) -> Tensor:
     """Heatmaps ``sum_c x * d logit_k / dx`` by autograd: one forward, one backward per class, ``(B, K, H, W)``."""
     x = x.detach().requires_grad_(True)
     logits = model(x)
@@ -84,8 +86,12 @@ def zennit_heatmaps(model: nn.Module, x: Tensor, epsilon: float) -> Tensor:
     maps = []
     with Gradient(model=model, composite=composite) as attributor:
         for k in range(model(x).shape[1]):
+
             def relevance_of_class(logits, k=k):
-                return torch.nn.functional.one_hot(torch.full_like(logits[:, 0], k, dtype=torch.long), logits.shape[1]) * logits
+                return (
+                    torch.nn.functional.one_hot(torch.full_like(logits[:, 0], k, dtype=torch.long), logits.shape[1])
+                    * logits
+                )
 
             _, relevance = attributor(x, relevance_of_class)
             maps.append(relevance.sum(1))

@@ -20,7 +20,17 @@ def test_help_documents_every_option(capsys):
     with pytest.raises(SystemExit):
         main(["explain", "--help"])
     text = capsys.readouterr().out
-    for option in ("--images", "--arch", "--checkpoint", "--weights", "--classes", "--rule", "--epsilon", "--size", "--top_k"):
+    for option in (
+        "--images",
+        "--arch",
+        "--checkpoint",
+        "--weights",
+        "--classes",
+        "--rule",
+        "--epsilon",
+        "--size",
+        "--top_k",
+    ):
         assert option in text
 
 

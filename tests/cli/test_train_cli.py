@@ -15,8 +15,18 @@ from unrolled_lrp.training.checkpoint import load
 
 
 def _data(root):
-    return ["--data.root", str(root), "--data.classes", str(root / "classes.yaml"), "--data.num_pixel", "6",
-            "--data.batch_size", "4", "--data.crop_size", "32"]
+    return [
+        "--data.root",
+        str(root),
+        "--data.classes",
+        str(root / "classes.yaml"),
+        "--data.num_pixel",
+        "6",
+        "--data.batch_size",
+        "4",
+        "--data.crop_size",
+        "32",
+    ]
 
 
 def _optim(steps):
@@ -39,15 +49,30 @@ def trained(tiny_voc, pretrained, tmp_path_factory):
     """An unrolled LRP run from a YAML config (3 steps) overridden on the command line (2 steps)."""
     out = tmp_path_factory.mktemp("train")
     config = out.parent / "train.yaml"
-    config.write_text(yaml.safe_dump({"model": "unrolled_lrp", "optim": {"steps": 3, "lr": 1e-3, "eval_every": 2,
-                                                                         "log_every": 1}}))
-    main(["train", "--config", str(config), *_data(tiny_voc), "--optim.steps", "2",
-          "--classifier_checkpoint", str(pretrained / "classifier.pt"), "--out_dir", str(out)])
+    config.write_text(
+        yaml.safe_dump({"model": "unrolled_lrp", "optim": {"steps": 3, "lr": 1e-3, "eval_every": 2, "log_every": 1}})
+    )
+    main(
+        [
+            "train",
+            "--config",
+            str(config),
+            *_data(tiny_voc),
+            "--optim.steps",
+            "2",
+            "--classifier_checkpoint",
+            str(pretrained / "classifier.pt"),
+            "--out_dir",
+            str(out),
+        ]
+    )
     return out
 
 
 def test_pretrain_writes_the_classifier_and_its_f1(pretrained):
-    assert {"config.yaml", "log.csv", "last.pt", "classifier.pt", "metrics.json"} <= {p.name for p in pretrained.iterdir()}
+    assert {"config.yaml", "log.csv", "last.pt", "classifier.pt", "metrics.json"} <= {
+        p.name for p in pretrained.iterdir()
+    }
     metrics = json.loads((pretrained / "metrics.json").read_text())
     assert metrics["steps"] == 2 and 0 <= metrics["val"]["f1"] <= 1
 
@@ -77,8 +102,11 @@ def test_resume_continues_with_the_saved_settings_and_overwrite_starts_anew(tiny
     assert "resuming the run" in capsys.readouterr().out
     assert _logged_steps(run) == [1, 2, 3, 4] and load(run / "last.pt")["step"] == 4
     config = yaml.safe_load((run / "config.yaml").read_text())
-    assert config["optim"]["steps"] == 4 and config["classifier_checkpoint"] == yaml.safe_load(
-        (trained / "config.yaml").read_text())["classifier_checkpoint"]
+    assert (
+        config["optim"]["steps"] == 4
+        and config["classifier_checkpoint"]
+        == yaml.safe_load((trained / "config.yaml").read_text())["classifier_checkpoint"]
+    )
     main(["train", *_data(tiny_voc), *_optim(1), "--out_dir", str(run), "--overwrite", "true"])
     assert _logged_steps(run) == [1] and not (run / "val_metrics.json").exists()
 
@@ -110,16 +138,39 @@ def test_a_log_row_after_the_checkpoint_is_dropped_on_resume(tiny_voc, trained, 
     assert [int(r[0]) for r in rows] == [1, 2, 3] and rows[-1][1] != "9.9"
 
 
-@pytest.mark.parametrize(("command", "options"), [
-    (["pretrain"], ["--data.root", "--optim.steps", "--arch", "--weights", "--classifier_checkpoint", "--overwrite"]),
-    (["train"], ["--data.root", "--data.num_pixel", "--optim.lr", "--optim.precision", "--optim.channels_last",
-                 "--optim.device", "--model", "--model_args", "--classifier_checkpoint", "--out_dir", "--overwrite"]),
-    (["eval"], ["--data.root", "--run_dir", "--device"]),
-    (["demo"], ["--out_dir", "--num_pixel", "--pretrain_steps", "--steps", "--lr", "--models", "--image_size"]),
-    (["explain"], ["--images", "--checkpoint", "--classes", "--rule", "--top_k"]),
-    (["data", "synth"], ["--root", "--num_pixel_train", "--num_val", "--num_image_level", "--image_size", "--classes"]),
-    (["data", "check"], ["--root", "--classes", "--use_aug", "--decode"]),
-])
+@pytest.mark.parametrize(
+    ("command", "options"),
+    [
+        (
+            ["pretrain"],
+            ["--data.root", "--optim.steps", "--arch", "--weights", "--classifier_checkpoint", "--overwrite"],
+        ),
+        (
+            ["train"],
+            [
+                "--data.root",
+                "--data.num_pixel",
+                "--optim.lr",
+                "--optim.precision",
+                "--optim.channels_last",
+                "--optim.device",
+                "--model",
+                "--model_args",
+                "--classifier_checkpoint",
+                "--out_dir",
+                "--overwrite",
+            ],
+        ),
+        (["eval"], ["--data.root", "--run_dir", "--device"]),
+        (["demo"], ["--out_dir", "--num_pixel", "--pretrain_steps", "--steps", "--lr", "--models", "--image_size"]),
+        (["explain"], ["--images", "--checkpoint", "--classes", "--rule", "--top_k"]),
+        (
+            ["data", "synth"],
+            ["--root", "--num_pixel_train", "--num_val", "--num_image_level", "--image_size", "--classes"],
+        ),
+        (["data", "check"], ["--root", "--classes", "--use_aug", "--decode"]),
+    ],
+)
 def test_help_documents_every_option(command, options, capsys):
     with pytest.raises(SystemExit):
         main([*command, "--help"])
@@ -129,10 +180,13 @@ def test_help_documents_every_option(command, options, capsys):
     assert "(type:" in text and "default:" in text
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--optim.lr", "notanumber"], r'optim\.lr[\s\S]*notanumber'),
-    (["--optim.precision", "fp8"], r"optim\.precision[\s\S]*fp32', 'bf16'[\s\S]*fp8"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--optim.lr", "notanumber"], r"optim\.lr[\s\S]*notanumber"),
+        (["--optim.precision", "fp8"], r"optim\.precision[\s\S]*fp32', 'bf16'[\s\S]*fp8"),
+    ],
+)
 def test_bad_option_values_name_the_option(tiny_voc, tmp_path, capsys, args, message):
     with pytest.raises(SystemExit):
         main(["train", *_data(tiny_voc), *args, "--out_dir", str(tmp_path)])

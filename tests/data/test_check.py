@@ -72,8 +72,11 @@ def test_missing_folders_and_list_files_are_all_reported(voc_copy: Path):
     shutil.rmtree(layout.masks)
     (layout.segmentation_sets / "val.txt").unlink()
     problems = {(problem.path, problem.message) for problem in check_dataset(voc_copy)}
-    assert problems == {(layout.annotations, "folder missing"), (layout.masks, "folder missing"),
-                        (layout.segmentation_sets / "val.txt", "list file missing")}
+    assert problems == {
+        (layout.annotations, "folder missing"),
+        (layout.masks, "folder missing"),
+        (layout.segmentation_sets / "val.txt", "list file missing"),
+    }
 
 
 def test_aug_folder_is_required_only_with_use_aug(synth_root: Path):

@@ -24,12 +24,15 @@ def test_class_set_from_yaml_with_and_without_palette(tmp_path: Path):
     assert ClassSet.from_yaml(coloured).palette == ((1, 2, 3), (4, 5, 6))
 
 
-@pytest.mark.parametrize("text, message", [
-    ("names: [background]\n", "'classes' list"),
-    ("classes: [cat, dog]\n", "start with 'background'"),
-    ("classes: [background, cat, cat]\n", "unique"),
-    ("classes: [background, cat]\npalette: [[0, 0, 0]]\n", "palette has 1 colours"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("names: [background]\n", "'classes' list"),
+        ("classes: [cat, dog]\n", "start with 'background'"),
+        ("classes: [background, cat, cat]\n", "unique"),
+        ("classes: [background, cat]\npalette: [[0, 0, 0]]\n", "palette has 1 colours"),
+    ],
+)
 def test_class_config_errors_say_what_to_fix(tmp_path: Path, text: str, message: str):
     path = tmp_path / "classes.yaml"
     path.write_text(text)

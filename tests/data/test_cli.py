@@ -10,8 +10,23 @@ from unrolled_lrp.data import find_voc
 def test_synth_then_check_through_jsonargparse(tmp_path: Path, capsys: pytest.CaptureFixture):
     root = str(tmp_path)
     commands = {"synth": synth, "check": check}
-    auto_cli(commands, args=["synth", root, "--num_pixel_train", "20", "--num_val", "3", "--num_image_level", "4",
-                             "--image_size", "48", "--seed", "2"])
+    auto_cli(
+        commands,
+        args=[
+            "synth",
+            root,
+            "--num_pixel_train",
+            "20",
+            "--num_val",
+            "3",
+            "--num_image_level",
+            "4",
+            "--image_size",
+            "48",
+            "--seed",
+            "2",
+        ],
+    )
     assert auto_cli(commands, args=["check", root]) == 0
     assert f"{root}: OK" in capsys.readouterr().out
     find_voc(root).image(sorted(p.stem for p in find_voc(root).images.glob("*.jpg"))[0]).write_bytes(b"garbage")
@@ -28,8 +43,10 @@ def test_custom_classes_option(tmp_path: Path):
 
 
 def test_help_documents_every_option(capsys: pytest.CaptureFixture):
-    for command, options in (("synth", ["--num_pixel_train", "--image_size", "--classes", "--seed", "Random seed"]),
-                             ("check", ["--classes", "--use_aug", "--decode", "Fully decode every image"])):
+    for command, options in (
+        ("synth", ["--num_pixel_train", "--image_size", "--classes", "--seed", "Random seed"]),
+        ("check", ["--classes", "--use_aug", "--decode", "Fully decode every image"]),
+    ):
         with pytest.raises(SystemExit):
             auto_cli({"synth": synth, "check": check}, args=[command, "--help"])
         text = capsys.readouterr().out

@@ -3,8 +3,19 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from unrolled_lrp.data import (IGNORE_INDEX, VOC, DataConfig, SegmentationDataset, build_training_data, collate,
-                               eval_collate, eval_transform, load_voc, read_ids, train_transform)
+from unrolled_lrp.data import (
+    IGNORE_INDEX,
+    VOC,
+    DataConfig,
+    SegmentationDataset,
+    build_training_data,
+    collate,
+    eval_collate,
+    eval_transform,
+    load_voc,
+    read_ids,
+    train_transform,
+)
 
 
 def test_items_have_the_documented_fields(synth_root: Path):
@@ -25,7 +36,7 @@ def test_evaluation_dataset_is_full_resolution(synth_root: Path):
     dataset = SegmentationDataset(pools.val, VOC, eval_transform())
     batch = next(iter(DataLoader(dataset, batch_size=3, collate_fn=eval_collate)))
     assert batch.image.shape[-2] % 32 == 0 and batch.image.shape[-1] % 32 == 0
-    for k, item in enumerate(pools.val[:3]):
+    for k in range(3):
         height, width = batch.sizes[k].tolist()
         assert dataset[k].mask.shape == (height, width)
         assert (batch.mask[k, height:] == IGNORE_INDEX).all() and (batch.mask[k, :, width:] == IGNORE_INDEX).all()

@@ -13,8 +13,10 @@ def voc_like_labels(size: int = 1464, seed: int = 0) -> dict[str, frozenset[int]
     """Skewed multi-label pool like VOC train (1-3 classes per image, a few background-only images)."""
     rng = random.Random(seed)
     weights = [1 / (c + 1) for c in range(NUM_FG)]
-    labels = {f"{k:06d}": frozenset(rng.choices(range(1, NUM_FG + 1), weights=weights, k=rng.randint(1, 3)))
-              for k in range(size)}
+    labels = {
+        f"{k:06d}": frozenset(rng.choices(range(1, NUM_FG + 1), weights=weights, k=rng.randint(1, 3)))
+        for k in range(size)
+    }
     labels.update({f"bg{k}": frozenset({0}) for k in range(5)})
     return labels
 

@@ -29,9 +29,9 @@ def test_pools_cycle_independently_with_a_fresh_permutation_per_pass():
     batches = take(sampler, 15)
     pixel = [i for b in batches for i in b[:2]]
     image = [i for b in batches for i in b[2:]]
-    passes = [pixel[k:k + 6] for k in range(0, 30, 6)]
+    passes = [pixel[k : k + 6] for k in range(0, 30, 6)]
     assert all(sorted(p) == list(range(6)) for p in passes) and len({tuple(p) for p in passes}) > 1
-    assert all(sorted(image[k:k + 10]) == list(range(6, 16)) for k in range(0, 30, 10))
+    assert all(sorted(image[k : k + 10]) == list(range(6, 16)) for k in range(0, 30, 10))
 
 
 def test_same_seed_same_sequence_other_seed_other_sequence():
@@ -67,11 +67,14 @@ def test_state_from_another_configuration_is_refused():
         MixedBatchSampler(9, 23, seed=6).load_state_dict(state)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"num_pixel": 0, "num_image_level": 10}, "pixel-labelled images but that pool is empty"),
-    ({"num_pixel": 10, "num_image_level": 0}, "image-level images but that pool is empty"),
-    ({"num_pixel": 10, "num_image_level": 10, "pixel_fraction": 1.5}, "pixel_fraction"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"num_pixel": 0, "num_image_level": 10}, "pixel-labelled images but that pool is empty"),
+        ({"num_pixel": 10, "num_image_level": 0}, "image-level images but that pool is empty"),
+        ({"num_pixel": 10, "num_image_level": 10, "pixel_fraction": 1.5}, "pixel_fraction"),
+    ],
+)
 def test_impossible_mixes_are_explained(kwargs, message):
     with pytest.raises(ValueError, match=message):
         MixedBatchSampler(**kwargs)

@@ -12,8 +12,11 @@ from .conftest import SIZES
 
 
 def digest(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.md5(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*"))
-            if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.md5(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_voc_layout_and_lists(synth_root: Path):
@@ -49,15 +52,30 @@ def test_every_class_is_in_the_pixel_pool_with_several_per_image(synth_root: Pat
 
 def test_deterministic_from_the_seed(tmp_path: Path):
     def write(name: str, seed: int) -> dict[str, str]:
-        return digest(write_synthetic_voc(tmp_path / name, seed=seed, num_pixel_train=3, num_val=2, num_image_level=2,
-                                          image_size=32, classes=["background", "a", "b"]))
+        return digest(
+            write_synthetic_voc(
+                tmp_path / name,
+                seed=seed,
+                num_pixel_train=3,
+                num_val=2,
+                num_image_level=2,
+                image_size=32,
+                classes=["background", "a", "b"],
+            )
+        )
 
     assert write("a", 1) == write("b", 1) != write("c", 2)
 
 
 def test_custom_classes_round_trip(tmp_path: Path):
-    write_synthetic_voc(tmp_path, num_pixel_train=4, num_val=2, num_image_level=3, image_size=48,
-                        classes=["background", "apple", "pear"])
+    write_synthetic_voc(
+        tmp_path,
+        num_pixel_train=4,
+        num_val=2,
+        num_image_level=3,
+        image_size=48,
+        classes=["background", "apple", "pear"],
+    )
     classes = ClassSet.from_yaml(tmp_path / "classes.yaml")
     assert classes.names == ("background", "apple", "pear")
     assert check_dataset(tmp_path, classes) == []

@@ -2,8 +2,7 @@ import torch
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
-from unrolled_lrp.data import (IGNORE_INDEX, IMAGENET_MEAN, IMAGENET_STD, crop_to_size, eval_transform,
-                               train_transform)
+from unrolled_lrp.data import IGNORE_INDEX, IMAGENET_MEAN, IMAGENET_STD, crop_to_size, eval_transform, train_transform
 from unrolled_lrp.data.datasets import Sample, eval_collate
 
 CELL, SIDE = 8, 120  # the mask holds the 15×15 grid cell of each pixel: values 0..224, below 255

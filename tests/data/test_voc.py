@@ -6,16 +6,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from unrolled_lrp.data import (IGNORE_INDEX, VOC, DatasetError, find_voc, load_voc, read_ids, read_mask,
-                               split_holdout)
+from unrolled_lrp.data import IGNORE_INDEX, VOC, DatasetError, find_voc, load_voc, read_ids, read_mask, split_holdout
 from unrolled_lrp.data.voc import annotation_labels
 
 
 def lists(root: Path) -> dict[str, list[str]]:
     layout = find_voc(root)
-    return {"train": read_ids(layout.segmentation_sets / "train.txt"),
-            "val": read_ids(layout.segmentation_sets / "val.txt"),
-            "trainval": read_ids(layout.main_trainval)}
+    return {
+        "train": read_ids(layout.segmentation_sets / "train.txt"),
+        "val": read_ids(layout.segmentation_sets / "val.txt"),
+        "trainval": read_ids(layout.main_trainval),
+    }
 
 
 def ids(items) -> set[str]:
@@ -111,9 +112,17 @@ def test_missing_dataset_explains_the_layout(tmp_path: Path):
         load_voc(tmp_path)
 
 
-@pytest.mark.parametrize("size, fraction, count, expected", [
-    (20, 0.1, None, 2), (3, 0.1, None, 1), (2, 0.1, None, 1), (1, 0.1, None, 0), (20, 0.1, 5, 5), (20, 0.5, None, 10),
-])
+@pytest.mark.parametrize(
+    "size, fraction, count, expected",
+    [
+        (20, 0.1, None, 2),
+        (3, 0.1, None, 1),
+        (2, 0.1, None, 1),
+        (1, 0.1, None, 0),
+        (20, 0.1, 5, 5),
+        (20, 0.5, None, 10),
+    ],
+)
 def test_holdout_sizes(size: int, fraction: float, count: int | None, expected: int):
     train, holdout = split_holdout(list(range(size)), fraction=fraction, count=count, seed=1)
     assert len(holdout) == expected and sorted(train + holdout) == list(range(size))

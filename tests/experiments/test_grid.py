@@ -26,11 +26,18 @@ def tiny_grid(root: Path) -> dict:
     """Two foreground classes on 32-pixel images, a few steps per run: seconds per run on one core."""
     return {
         "data": {"root": str(root / "data"), "crop_size": 32, "batch_size": 4},
-        "synth": {"num_pixel_train": 8, "num_val": 4, "num_image_level": 8, "image_size": 32,
-                  "classes": ["background", "aeroplane", "bird"]},
+        "synth": {
+            "num_pixel_train": 8,
+            "num_val": 4,
+            "num_image_level": 8,
+            "image_size": 32,
+            "classes": ["background", "aeroplane", "bird"],
+        },
         "encoders": ["resnet18"],
         "pretrain": {"steps": 2, "lr": 1e-3, "eval_every": 2},
-        "models": MODELS, "regimes": REGIMES, "seeds": SEEDS,
+        "models": MODELS,
+        "regimes": REGIMES,
+        "seeds": SEEDS,
         "train": {"steps": 2, "lr": 1e-4, "eval_every": 2, "log_every": 1},
     }
 
@@ -97,8 +104,11 @@ def test_a_second_invocation_reruns_exactly_the_damaged_run(study):
     damaged = run_root / "resnet18" / "n4" / "seed0" / "unet"
     for name in ("val_metrics.json", "best.pt", "last.pt"):
         (damaged / name).unlink()
-    others = {run.dir: (run.dir / "val_metrics.json").stat().st_mtime_ns
-              for run in plan(load_grid(config), run_root) if run.dir != damaged}
+    others = {
+        run.dir: (run.dir / "val_metrics.json").stat().st_mtime_ns
+        for run in plan(load_grid(config), run_root)
+        if run.dir != damaged
+    }
     before = timings(run_root)
     trained = run_grid(load_grid(config), run_root)
     assert [run.dir for run in trained] == [damaged]
@@ -125,8 +135,13 @@ def test_the_report_of_the_grid_matches_its_runs_metrics_files(study):
         cells = {(row["method"], int(row["num_pixel"])): row for row in csv.DictReader(handle)}
     for model, method in (("unrolled_lrp", "unrolled LRP"), ("unet", "UNet")):
         for regime in REGIMES:
-            mious = [100 * json.loads((run_root / "resnet18" / f"n{regime}" / f"seed{seed}" / model /
-                                       "val_metrics.json").read_text())["miou"] for seed in SEEDS]
+            mious = [
+                100
+                * json.loads(
+                    (run_root / "resnet18" / f"n{regime}" / f"seed{seed}" / model / "val_metrics.json").read_text()
+                )["miou"]
+                for seed in SEEDS
+            ]
             cell = cells[(method, regime)]
             assert int(cell["seeds"]) == len(SEEDS)
             assert float(cell["mean"]) == pytest.approx(statistics.mean(mious), abs=1e-4)
@@ -154,16 +169,19 @@ def test_shards_partition_the_plan(tmp_path):
         run_grid(grid, tmp_path, shard="2/2", dry_run=True)
 
 
-@pytest.mark.parametrize("change, named", [
-    (lambda c: c.update(models=["unet", "segformer"]), "segformer"),
-    (lambda c: c.update(model_args={"unroled_lrp": {}}), "unroled_lrp"),
-    (lambda c: c.update(encoders=["resnet7"]), "resnet7"),
-    (lambda c: c["train"].update(stepz=3), "stepz"),
-    (lambda c: c["data"].update(crop=3), "crop"),
-    (lambda c: c.update(bogus=1), "bogus"),
-    (lambda c: c.update(regimes=[2, 2]), "regimes"),
-    (lambda c: c["data"].update(seed=3), "data.seed: set per run"),
-])
+@pytest.mark.parametrize(
+    "change, named",
+    [
+        (lambda c: c.update(models=["unet", "segformer"]), "segformer"),
+        (lambda c: c.update(model_args={"unroled_lrp": {}}), "unroled_lrp"),
+        (lambda c: c.update(encoders=["resnet7"]), "resnet7"),
+        (lambda c: c["train"].update(stepz=3), "stepz"),
+        (lambda c: c["data"].update(crop=3), "crop"),
+        (lambda c: c.update(bogus=1), "bogus"),
+        (lambda c: c.update(regimes=[2, 2]), "regimes"),
+        (lambda c: c["data"].update(seed=3), "data.seed: set per run"),
+    ],
+)
 def test_config_errors_name_the_culprit(tmp_path, change, named):
     config = tiny_grid(tmp_path)
     change(config)

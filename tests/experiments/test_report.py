@@ -54,11 +54,14 @@ def test_tables_hold_mean_and_std_over_seeds_with_the_best_in_bold(run_root):
     markdown = write_report(run_root)
     table1 = _markdown_cells(markdown, "Table 1")
     assert table1 == {
-        ("UNet", "20"): "32.00 ± 2.65", ("UNet", "100"): "**56.00 ± 1.41** (n=2)",
-        ("unrolled LRP", "20"): "**42.00 ± 2.00**", ("unrolled LRP", "100"): "51.00 ± 1.00",
+        ("UNet", "20"): "32.00 ± 2.65",
+        ("UNet", "100"): "**56.00 ± 1.41** (n=2)",
+        ("unrolled LRP", "20"): "**42.00 ± 2.00**",
+        ("unrolled LRP", "100"): "51.00 ± 1.00",
     }
     assert _markdown_cells(markdown, "Table 2") == {  # one encoder: nothing to beat, nothing bold
-        ("unrolled LRP", "0"): "81.00", ("unrolled LRP", "20"): "82.00 ± 2.00",
+        ("unrolled LRP", "0"): "81.00",
+        ("unrolled LRP", "20"): "82.00 ± 2.00",
         ("unrolled LRP", "100"): "83.00 ± 0.00",
     }
     assert _markdown_cells(markdown, "Table 3") == table1  # same models here: ws_ae and fcn have no runs

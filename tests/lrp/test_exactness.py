@@ -2,8 +2,8 @@
 
 import pytest
 import torch
-from references import freeze_batch_statistics, input_x_gradient, random_classifier, zennit_heatmaps
 
+from references import freeze_batch_statistics, input_x_gradient, random_classifier, zennit_heatmaps
 from unrolled_lrp import unroll
 
 RESNETS = ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d", "wide_resnet50_2"]
@@ -72,5 +72,7 @@ def test_epsilon_rule_differs_from_lrp0_and_converges_to_it():
     x = torch.randn(1, 3, 32, 32, dtype=torch.float64)
     exact = unroll(classifier)(x).heatmaps
     assert relative_error(unroll(classifier, rule="epsilon", epsilon=1.0)(x).heatmaps, exact) > 1e-2
-    errors = [relative_error(unroll(classifier, rule="epsilon", epsilon=e)(x).heatmaps, exact) for e in (1e-4, 1e-8, 1e-12)]
+    errors = [
+        relative_error(unroll(classifier, rule="epsilon", epsilon=e)(x).heatmaps, exact) for e in (1e-4, 1e-8, 1e-12)
+    ]
     assert errors[0] > errors[1] > errors[2] and errors[2] < 1e-7

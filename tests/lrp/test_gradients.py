@@ -3,8 +3,8 @@
 import pytest
 import torch
 import torch.nn.functional as F
-from references import input_x_gradient, random_classifier
 
+from references import input_x_gradient, random_classifier
 from unrolled_lrp import unroll
 
 

@@ -5,9 +5,9 @@ import copy
 import pytest
 import torch
 import torch.nn.functional as F
-from references import input_x_gradient, random_classifier
 from torch import nn
 
+from references import input_x_gradient, random_classifier
 from unrolled_lrp import UnsupportedLayerError, unroll
 
 
@@ -136,8 +136,14 @@ def test_torch_compile_traces_the_whole_decoder_in_one_graph(arch):
 def test_ws_ae_decoder_applies_standard_relus_to_its_own_signal():
     torch.manual_seed(0)
     net = nn.Sequential(
-        nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(4, 5, 3, padding=1), nn.ReLU(),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(5, 3),
+        nn.Conv2d(3, 4, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(4, 5, 3, padding=1),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(5, 3),
     ).double()
     x = torch.randn(2, 3, 8, 6, dtype=torch.float64)
     a1 = net[1](net[0](x))

@@ -64,7 +64,9 @@ def test_mt_unet_class_branch_is_the_classifier_at_init(arch):
     x = torch.randn(2, 3, 64, 96)
     with torch.no_grad():
         assert torch.equal(model(x).class_logits, classifier(x))
-    assert model.class_head[-1] is classifier.fc if arch == "resnet18" else model.class_head[-1] is classifier.classifier
+    assert (
+        model.class_head[-1] is classifier.fc if arch == "resnet18" else model.class_head[-1] is classifier.classifier
+    )
 
 
 def test_mt_unet_rejects_a_classifier_with_other_classes():

@@ -2,8 +2,8 @@
 
 import pytest
 import torch
-from references import input_x_gradient, random_classifier
 
+from references import input_x_gradient, random_classifier
 from unrolled_lrp.models import build_model
 
 

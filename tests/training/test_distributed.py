@@ -16,7 +16,16 @@ WORKER = Path(__file__).with_name("ddp_worker.py")
 
 def _torchrun(args, cwd):
     env = {**os.environ, "PYTHONPATH": str(Path(unrolled_lrp.__file__).parents[1])}
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(WORKER), *args]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        str(WORKER),
+        *args,
+    ]
     done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return done.stdout
@@ -29,9 +38,27 @@ def _parameters(state):
 
 def test_two_processes_train_in_sync_and_resume(tiny_voc, tmp_path):
     run = tmp_path / "run"
-    args = ["train", "--data.root", str(tiny_voc), "--data.classes", str(tiny_voc / "classes.yaml"),
-            "--data.num_pixel", "6", "--data.batch_size", "4", "--data.crop_size", "32", "--optim.eval_every", "2",
-            "--optim.log_every", "1", "--optim.lr", "1e-3", "--out_dir", str(run)]
+    args = [
+        "train",
+        "--data.root",
+        str(tiny_voc),
+        "--data.classes",
+        str(tiny_voc / "classes.yaml"),
+        "--data.num_pixel",
+        "6",
+        "--data.batch_size",
+        "4",
+        "--data.crop_size",
+        "32",
+        "--optim.eval_every",
+        "2",
+        "--optim.log_every",
+        "1",
+        "--optim.lr",
+        "1e-3",
+        "--out_dir",
+        str(run),
+    ]
     _torchrun([*args, "--optim.steps", "2"], tmp_path)
     out = _torchrun([*args, "--optim.steps", "3"], tmp_path)
     assert out.count("best hold-out mIoU") == 1  # rank 0 alone reports

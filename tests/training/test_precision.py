@@ -24,8 +24,13 @@ def _losses(data, run_dir, name, steps, **options):
     training_data, names = data
     torch.manual_seed(0)
     model = build_model(name, build_classifier("resnet18", len(names)), len(names))
-    train(model, training_data, TrainConfig(steps=steps, lr=1e-3, eval_every=steps, log_every=1, **options),
-          run_dir, names)
+    train(
+        model,
+        training_data,
+        TrainConfig(steps=steps, lr=1e-3, eval_every=steps, log_every=1, **options),
+        run_dir,
+        names,
+    )
     return [float(row[1]) for row in csv.reader((run_dir / "log.csv").open())]
 
 

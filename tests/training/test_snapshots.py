@@ -26,8 +26,9 @@ STEPS, EVERY, IMAGES = 4, 2, 2
 def data(tmp_path_factory):
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("voc")
-    write_synthetic_voc(root, num_pixel_train=6, num_val=3, num_image_level=4, image_size=48, seed=0,
-                        classes=ClassSet.from_names(NAMES))
+    write_synthetic_voc(
+        root, num_pixel_train=6, num_val=3, num_image_level=4, image_size=48, seed=0, classes=ClassSet.from_names(NAMES)
+    )
     (root / "classes.yaml").write_text(f"classes: [{', '.join(NAMES)}]\n")
     config = DataConfig(root=root, classes=root / "classes.yaml", num_pixel=4, batch_size=2, crop_size=32, seed=0)
     return config, build_training_data(config)

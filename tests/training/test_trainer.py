@@ -18,8 +18,15 @@ NAMES = ["background", "aeroplane", "bicycle", "bird"]
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     root = tmp_path_factory.mktemp("voc")
-    write_synthetic_voc(root, num_pixel_train=12, num_val=4, num_image_level=12, image_size=64, seed=0,
-                        classes=ClassSet.from_names(NAMES))
+    write_synthetic_voc(
+        root,
+        num_pixel_train=12,
+        num_val=4,
+        num_image_level=12,
+        image_size=64,
+        seed=0,
+        classes=ClassSet.from_names(NAMES),
+    )
     classes = root / "classes.yaml"
     classes.write_text(f"classes: [{', '.join(NAMES)}]\n")
     return build_training_data(DataConfig(root=root, classes=classes, num_pixel=8, batch_size=4, crop_size=64, seed=0))

@@ -11,8 +11,15 @@ def _class_set(classes: Path | None) -> ClassSet:
     return VOC if classes is None else ClassSet.from_yaml(classes)
 
 
-def synth(root: Path, num_pixel_train: int = 40, num_val: int = 20, num_image_level: int = 60,
-          image_size: int = 96, classes: Path | None = None, seed: int = 0) -> None:
+def synth(
+    root: Path,
+    num_pixel_train: int = 40,
+    num_val: int = 20,
+    num_image_level: int = 60,
+    image_size: int = 96,
+    classes: Path | None = None,
+    seed: int = 0,
+) -> None:
     """Write a small synthetic dataset in the PASCAL VOC 2012 layout (for demos and tests).
 
     Args:
@@ -24,9 +31,15 @@ def synth(root: Path, num_pixel_train: int = 40, num_val: int = 20, num_image_le
         classes: YAML class config (classes: [background, ...]); default: the 21 VOC classes.
         seed: Random seed; the same seed writes the same files.
     """
-    voc = write_synthetic_voc(root, num_pixel_train=num_pixel_train, num_val=num_val,
-                              num_image_level=num_image_level, image_size=image_size, seed=seed,
-                              classes=_class_set(classes))
+    voc = write_synthetic_voc(
+        root,
+        num_pixel_train=num_pixel_train,
+        num_val=num_val,
+        num_image_level=num_image_level,
+        image_size=image_size,
+        seed=seed,
+        classes=_class_set(classes),
+    )
     print(f"wrote {num_pixel_train + num_val + num_image_level} images to {voc}")
 
 

@@ -62,8 +62,12 @@ def explain(
         with torch.no_grad():
             out = model(x)
         target = out_dir / f"{path.stem}_explanation.png"
-        written.append(save_explanation(image, out.heatmaps[0], out.logits[0], class_set.names, class_set.palette, target, top_k))
-        scores = ", ".join(f"{class_set.names[k]} {out.logits[0, k]:.2f}" for k in out.logits[0].argsort(descending=True)[:top_k])
+        written.append(
+            save_explanation(image, out.heatmaps[0], out.logits[0], class_set.names, class_set.palette, target, top_k)
+        )
+        scores = ", ".join(
+            f"{class_set.names[k]} {out.logits[0, k]:.2f}" for k in out.logits[0].argsort(descending=True)[:top_k]
+        )
         print(f"{path} -> {target}  (top scores: {scores})")
     return written
 

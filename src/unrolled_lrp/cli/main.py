@@ -28,7 +28,7 @@ def _expand_resume(args: list[str]) -> list[str]:
     run_dir = Path(args[at + 1])
     if not (run_dir / "config.yaml").exists():
         raise SystemExit(f"--resume {run_dir}: no config.yaml there; is it a run directory written by ulrp {args[0]}?")
-    rest = args[1:at] + args[at + 2:]
+    rest = args[1:at] + args[at + 2 :]
     return [args[0], "--config", str(run_dir / "config.yaml"), "--out_dir", str(run_dir), *rest]
 
 

@@ -1,4 +1,4 @@
-"""``ulrp pretrain`` / ``train`` / ``eval`` / ``demo``: run directories with config, regime list, metrics, checkpoints."""
+"""``ulrp pretrain`` / ``train`` / ``eval`` / ``demo``: run directories with config, regimes, metrics, checkpoints."""
 
 from __future__ import annotations
 
@@ -19,11 +19,18 @@ from unrolled_lrp.models import build_classifier, build_model, count_parameters
 from unrolled_lrp.training.checkpoint import load
 from unrolled_lrp.training.distributed import Distributed, setup
 from unrolled_lrp.training.pretrain import ImageClassifier, pretrain_classifier
-from unrolled_lrp.training.trainer import TrainConfig, train as train_loop
+from unrolled_lrp.training.trainer import TrainConfig
+from unrolled_lrp.training.trainer import train as train_loop
 
 
-def _model(name: str, arch: str, num_classes: int, classifier_checkpoint: Path | None, weights: str | None,
-           model_args: dict | None = None):
+def _model(
+    name: str,
+    arch: str,
+    num_classes: int,
+    classifier_checkpoint: Path | None,
+    weights: str | None,
+    model_args: dict | None = None,
+):
     classifier = build_classifier(arch, num_classes, weights=weights, checkpoint=classifier_checkpoint)
     return build_model(name, classifier, num_classes, **(model_args or {}))
 
@@ -34,8 +41,9 @@ RESUMABLE_CHANGES = frozenset({"optim.steps", "optim.device", "optim.eval_every"
 
 def _plain_config(**values) -> dict:
     """The resolved configuration of a run as plain YAML-able values (paths and other objects as strings)."""
-    return json.loads(json.dumps({k: asdict(v) if hasattr(v, "__dataclass_fields__") else v
-                                  for k, v in values.items()}, default=str))
+    return json.loads(
+        json.dumps({k: asdict(v) if hasattr(v, "__dataclass_fields__") else v for k, v in values.items()}, default=str)
+    )
 
 
 def _flatten(config: dict, prefix: str = "") -> dict:
@@ -54,12 +62,13 @@ def _check_resumable(out_dir: Path, config: dict) -> None:
     if not saved_file.exists():
         return
     saved, new = _flatten(yaml.safe_load(saved_file.read_text()) or {}), _flatten(config)
-    changed = sorted(k for k in saved.keys() | new.keys()
-                     if saved.get(k) != new.get(k) and k not in RESUMABLE_CHANGES)
+    changed = sorted(k for k in saved.keys() | new.keys() if saved.get(k) != new.get(k) and k not in RESUMABLE_CHANGES)
     if changed:
         details = ", ".join(f"{k}: {saved.get(k)!r} -> {new.get(k)!r}" for k in changed)
-        raise ValueError(f"{out_dir} holds a run with other settings ({details}); resume it with its own "
-                         f"settings ({saved_file}), pass --overwrite true to start it anew, or choose another --out_dir")
+        raise ValueError(
+            f"{out_dir} holds a run with other settings ({details}); resume it with its own "
+            f"settings ({saved_file}), pass --overwrite true to start it anew, or choose another --out_dir"
+        )
 
 
 def _prepare_run_dir(out_dir: Path, overwrite: bool, config: dict) -> None:
@@ -111,8 +120,16 @@ def pretrain(
     """
     classes = data.class_set()
     classifier = build_classifier(arch, classes.num_classes, weights=weights, checkpoint=classifier_checkpoint)
-    ranks = _start_run(out_dir, overwrite, optim.device, data=data, optim=optim, arch=arch, weights=weights,
-                       classifier_checkpoint=classifier_checkpoint)
+    ranks = _start_run(
+        out_dir,
+        overwrite,
+        optim.device,
+        data=data,
+        optim=optim,
+        arch=arch,
+        weights=weights,
+        classifier_checkpoint=classifier_checkpoint,
+    )
     checkpoint = pretrain_classifier(classifier, data, optim, out_dir, list(classes.names))
     if not ranks.is_main:
         return {}
@@ -165,8 +182,18 @@ def train(
     segmenter = _model(model, arch, classes.num_classes, classifier_checkpoint, weights, model_args)
     if not segmenter.uses_image_labels:
         data = replace(data, pixel_fraction=1.0)
-    ranks = _start_run(out_dir, overwrite, optim.device, data=data, optim=optim, model=model, arch=arch,
-                       weights=weights, classifier_checkpoint=classifier_checkpoint, model_args=model_args)
+    ranks = _start_run(
+        out_dir,
+        overwrite,
+        optim.device,
+        data=data,
+        optim=optim,
+        model=model,
+        arch=arch,
+        weights=weights,
+        classifier_checkpoint=classifier_checkpoint,
+        model_args=model_args,
+    )
     training_data = build_training_data(data, regime_dir=out_dir if ranks.is_main else None)
     best = train_loop(segmenter, training_data, optim, out_dir, list(classes.names))
     result = {"model": model, "arch": arch, "parameters": count_parameters(segmenter), "holdout": best}
@@ -203,7 +230,10 @@ def eval(
     table = metrics_table(metrics)
     (run_dir / "val_metrics.md").write_text(table)
     print(table)
-    print(f"{config['model']} ({run_dir}): val mIoU {100 * metrics['miou']:.2f}" + (f", F1 {100 * metrics['f1']:.2f}" if "f1" in metrics else ""))
+    print(
+        f"{config['model']} ({run_dir}): val mIoU {100 * metrics['miou']:.2f}"
+        + (f", F1 {100 * metrics['f1']:.2f}" if "f1" in metrics else "")
+    )
     return metrics
 
 
@@ -241,13 +271,24 @@ def demo(
     torch.set_num_threads(max(1, torch.get_num_threads()))
     root = out_dir / "data"
     if not (root / "VOCdevkit").exists():
-        write_synthetic_voc(root, num_pixel_train=40, num_val=30, num_image_level=150, image_size=image_size,
-                            seed=seed, classes=DEMO_CLASSES)
-    data = DataConfig(root=root, classes=root / "classes.yaml", num_pixel=num_pixel, crop_size=image_size,
-                      batch_size=10, seed=seed)
+        write_synthetic_voc(
+            root,
+            num_pixel_train=40,
+            num_val=30,
+            num_image_level=150,
+            image_size=image_size,
+            seed=seed,
+            classes=DEMO_CLASSES,
+        )
+    data = DataConfig(
+        root=root, classes=root / "classes.yaml", num_pixel=num_pixel, crop_size=image_size, batch_size=10, seed=seed
+    )
     torch.manual_seed(seed)
-    pretrained = pretrain(data, TrainConfig(steps=pretrain_steps, lr=1e-3, eval_every=pretrain_steps, seed=seed),
-                          out_dir=out_dir / "pretrain")
+    pretrained = pretrain(
+        data,
+        TrainConfig(steps=pretrain_steps, lr=1e-3, eval_every=pretrain_steps, seed=seed),
+        out_dir=out_dir / "pretrain",
+    )
     optim = TrainConfig(steps=steps, lr=lr, eval_every=max(1, steps // 4), seed=seed)
     results = {}
     for name in models:
@@ -256,8 +297,12 @@ def demo(
     if "unrolled_lrp" in models:
         val_images = sorted((root / "VOCdevkit" / "VOC2012" / "JPEGImages").glob("*.jpg"))
         val_ids = (root / "VOCdevkit" / "VOC2012" / "ImageSets" / "Segmentation" / "val.txt").read_text().split()
-        explain([path for path in val_images if path.stem in val_ids[:3]], out_dir=out_dir / "figures",
-                checkpoint=out_dir / "unrolled_lrp" / "best.pt", classes=root / "classes.yaml")
+        explain(
+            [path for path in val_images if path.stem in val_ids[:3]],
+            out_dir=out_dir / "figures",
+            checkpoint=out_dir / "unrolled_lrp" / "best.pt",
+            classes=root / "classes.yaml",
+        )
     print(f"\nclassifier after pre-training: val F1 {100 * pretrained['val']['f1']:.2f}")
     print("| model | val mIoU | val F1 |\n|---|---|---|")
     for name, metrics in results.items():

@@ -11,8 +11,17 @@ from PIL import Image
 
 from .classes import IGNORE_INDEX, VOC, ClassSet
 from .problems import DatasetError, Problem
-from .voc import (VocLayout, annotation_labels, find_voc, parallel_map, pixel_pool_ids, read_ids, read_mask,
-                  require_disjoint, trainval_ids)
+from .voc import (
+    VocLayout,
+    annotation_labels,
+    find_voc,
+    parallel_map,
+    pixel_pool_ids,
+    read_ids,
+    read_mask,
+    require_disjoint,
+    trainval_ids,
+)
 
 
 def _problems(check: Callable[[], object]) -> list[Problem]:
@@ -48,12 +57,17 @@ def _mask_problems(path: Path, size: tuple[int, int] | None, num_classes: int) -
         return [Problem(path, f"unreadable or corrupt mask ({error})")]
     problems = []
     if size is not None and mask.shape != size:
-        problems.append(Problem(path, f"mask size {mask.shape[1]}x{mask.shape[0]} (WxH) differs from its image "
-                                      f"{size[1]}x{size[0]}"))
+        problems.append(
+            Problem(path, f"mask size {mask.shape[1]}x{mask.shape[0]} (WxH) differs from its image {size[1]}x{size[0]}")
+        )
     invalid = sorted(set(np.unique(mask).tolist()) - {*range(num_classes), IGNORE_INDEX})
     if invalid:
-        problems.append(Problem(path, f"mask values {invalid} outside the classes 0..{num_classes - 1} "
-                                      f"and the ignore value {IGNORE_INDEX}"))
+        problems.append(
+            Problem(
+                path,
+                f"mask values {invalid} outside the classes 0..{num_classes - 1} and the ignore value {IGNORE_INDEX}",
+            )
+        )
     return problems
 
 
@@ -79,12 +93,14 @@ def _layout_problems(layout: VocLayout, use_aug: bool) -> list[Problem]:
         folders.append(layout.aug_masks)
     else:
         lists.append(layout.segmentation_sets / "train.txt")
-    return ([Problem(folder, "folder missing") for folder in folders if not folder.is_dir()]
-            + [Problem(path, "list file missing") for path in lists if not path.is_file()])
+    return [Problem(folder, "folder missing") for folder in folders if not folder.is_dir()] + [
+        Problem(path, "list file missing") for path in lists if not path.is_file()
+    ]
 
 
-def check_dataset(root: str | Path, classes: ClassSet = VOC, *, use_aug: bool = False,
-                  decode: bool = True) -> list[Problem]:
+def check_dataset(
+    root: str | Path, classes: ClassSet = VOC, *, use_aug: bool = False, decode: bool = True
+) -> list[Problem]:
     """All problems of a VOC-layout dataset (empty list: usable), each with its file path.
 
     Checks folders and list files, listed images (present, readable; fully decoded unless
@@ -102,13 +118,17 @@ def check_dataset(root: str | Path, classes: ClassSet = VOC, *, use_aug: bool = 
     pixel = pixel_pool_ids(layout, set(val), use_aug)
     problems += _problems(lambda: require_disjoint(layout, val, pixel))
     image_level = sorted(set(trainval_ids(layout)) - set(val) - set(pixel))
-    checks = ([partial(_labelled_problems, layout, i, layout.mask(i), classes, decode) for i in val]
-              + [partial(_labelled_problems, layout, i, layout.mask(i, aug=use_aug), classes, decode) for i in pixel]
-              + [partial(_image_level_problems, layout, i, classes, decode) for i in image_level])
+    checks = (
+        [partial(_labelled_problems, layout, i, layout.mask(i), classes, decode) for i in val]
+        + [partial(_labelled_problems, layout, i, layout.mask(i, aug=use_aug), classes, decode) for i in pixel]
+        + [partial(_image_level_problems, layout, i, classes, decode) for i in image_level]
+    )
     return problems + [problem for found in parallel_map(lambda check: check(), checks) for problem in found]
 
-def require_valid_dataset(root: str | Path, classes: ClassSet = VOC, *, use_aug: bool = False,
-                          decode: bool = False) -> None:
+
+def require_valid_dataset(
+    root: str | Path, classes: ClassSet = VOC, *, use_aug: bool = False, decode: bool = False
+) -> None:
     """Raise :class:`DatasetError` listing every problem, so training fails before it starts, not hours in."""
     problems = check_dataset(root, classes, use_aug=use_aug, decode=decode)
     if problems:

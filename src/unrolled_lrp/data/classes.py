@@ -51,8 +51,9 @@ class ClassSet:
 
     def __post_init__(self) -> None:
         if len(self.names) < 2 or self.names[0] != "background":
-            raise ValueError("class list must start with 'background' and name at least one more class, "
-                             f"got {list(self.names)}")
+            raise ValueError(
+                f"class list must start with 'background' and name at least one more class, got {list(self.names)}"
+            )
         if len(set(self.names)) != len(self.names):
             raise ValueError(f"class names must be unique, got {list(self.names)}")
         if len(self.names) > IGNORE_INDEX:
@@ -92,8 +93,9 @@ class ClassSet:
         """Read ``classes: [...]`` and optional ``palette: [[r, g, b], ...]`` from a YAML file."""
         config = yaml.safe_load(Path(path).read_text()) or {}
         if not isinstance(config, dict) or not isinstance(config.get("classes"), list):
-            raise ValueError(f"{path}: expected a mapping with a 'classes' list, "
-                             "e.g. 'classes: [background, cat, dog]'")
+            raise ValueError(
+                f"{path}: expected a mapping with a 'classes' list, e.g. 'classes: [background, cat, dog]'"
+            )
         names = tuple(str(name) for name in config["classes"])
         if "palette" not in config:
             return cls.from_names(names)

@@ -65,8 +65,13 @@ class SegmentationDataset(Dataset[Sample]):
         else:
             mask = read_mask(item.mask)
         image, mask = self.transform(image, mask)
-        return Sample(image.as_subclass(torch.Tensor), mask.as_subclass(torch.Tensor),
-                      multi_hot(item.labels, self.classes.num_classes), item.mask is not None, item.id)
+        return Sample(
+            image.as_subclass(torch.Tensor),
+            mask.as_subclass(torch.Tensor),
+            multi_hot(item.labels, self.classes.num_classes),
+            item.mask is not None,
+            item.id,
+        )
 
 
 def collate(samples: Sequence[Sample], stride: int = 1) -> Batch:

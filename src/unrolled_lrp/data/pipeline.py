@@ -74,8 +74,13 @@ def _select(pools: VocPools, config: DataConfig) -> list[VocItem]:
     """The regime's pixel-labelled items, in regime order."""
     by_id = {item.id: item for item in pools.pixel}
     num_pixel = len(by_id) if config.num_pixel is None else config.num_pixel
-    ids = select_regime(pools.pixel_labels(), num_pixel, seed=config.seed, threshold=config.regime_threshold,
-                        uniform_weight=config.uniform_weight)
+    ids = select_regime(
+        pools.pixel_labels(),
+        num_pixel,
+        seed=config.seed,
+        threshold=config.regime_threshold,
+        uniform_weight=config.uniform_weight,
+    )
     return [by_id[image_id] for image_id in ids]
 
 
@@ -86,21 +91,28 @@ def build_training_data(config: DataConfig, regime_dir: Path | None = None) -> T
     require_valid_dataset(config.root, classes, use_aug=config.use_aug)
     pools = load_voc(config.root, classes, use_aug=config.use_aug)
     selected = _select(pools, config)
-    pixel, holdout = split_holdout(selected, fraction=config.holdout_fraction, count=config.holdout_count,
-                                   seed=config.seed)
+    pixel, holdout = split_holdout(
+        selected, fraction=config.holdout_fraction, count=config.holdout_count, seed=config.seed
+    )
     chosen = {item.id for item in selected}
     unselected = [replace(item, mask=None) for item in pools.pixel if item.id not in chosen]
     image_level = list(pools.image_level) + (unselected if config.unselected_as_image_level else [])
     augment = train_transform(config.crop_size, config.scale_range)
     return TrainingData(
         train=SegmentationDataset(pixel + image_level, classes, augment),
-        sampler=MixedBatchSampler(len(pixel), len(image_level), batch_size=config.batch_size,
-                                  pixel_fraction=config.pixel_fraction, seed=config.seed,
-                                  epoch_length=config.epoch_length),
+        sampler=MixedBatchSampler(
+            len(pixel),
+            len(image_level),
+            batch_size=config.batch_size,
+            pixel_fraction=config.pixel_fraction,
+            seed=config.seed,
+            epoch_length=config.epoch_length,
+        ),
         holdout=SegmentationDataset(holdout, classes, eval_transform()),
         val=SegmentationDataset(pools.val, classes, eval_transform()),
         pixel_ids=[item.id for item in pixel],
         holdout_ids=[item.id for item in holdout],
-        regime_file=None if regime_dir is None else write_regime([item.id for item in selected], regime_dir,
-                                                                 seed=config.seed),
+        regime_file=None
+        if regime_dir is None
+        else write_regime([item.id for item in selected], regime_dir, seed=config.seed),
     )

@@ -70,8 +70,10 @@ def mixed_order(labels: Labels, *, seed: int = 0, uniform_weight: float = 0.5) -
     ids = sorted(fg)
     index = _ClassIndex(ids, fg, rng)
     total = sum(len(members) for members in index.members.values())
-    weight = {cls: uniform_weight / len(index.members) + (1 - uniform_weight) * len(members) / total
-              for cls, members in sorted(index.members.items())}
+    weight = {
+        cls: uniform_weight / len(index.members) + (1 - uniform_weight) * len(members) / total
+        for cls, members in sorted(index.members.items())
+    }
     order: list[str] = []
     while weight:
         cls = rng.choices(list(weight), weights=list(weight.values()))[0]
@@ -116,8 +118,9 @@ def regime_order(labels: Labels, *, seed: int = 0, threshold: int = 500, uniform
     return greedy + [image_id for image_id in mixed if image_id not in chosen]
 
 
-def select_regime(labels: Labels, num_pixel: int, *, seed: int = 0, threshold: int = 500,
-                  uniform_weight: float = 0.5) -> list[str]:
+def select_regime(
+    labels: Labels, num_pixel: int, *, seed: int = 0, threshold: int = 500, uniform_weight: float = 0.5
+) -> list[str]:
     """The ``num_pixel`` pixel-labelled ids of a regime, deterministic from ``seed`` and nested across N.
 
     ``num_pixel=0`` is the image-level-only regime of classifier pre-training.

@@ -32,20 +32,34 @@ def _permutation(seed: int, pool: str, size: int, epoch: int) -> tuple[int, ...]
 class MixedBatchSampler(Sampler[list[int]]):
     """Batches of dataset indices mixing the two pools; ``state_dict()`` resumes the exact sequence."""
 
-    def __init__(self, num_pixel: int, num_image_level: int, *, batch_size: int = 10, pixel_fraction: float = 0.5,
-                 seed: int = 0, epoch_length: int | None = None) -> None:
+    def __init__(
+        self,
+        num_pixel: int,
+        num_image_level: int,
+        *,
+        batch_size: int = 10,
+        pixel_fraction: float = 0.5,
+        seed: int = 0,
+        epoch_length: int | None = None,
+    ) -> None:
         if batch_size < 1 or not 0 <= pixel_fraction <= 1:
             raise ValueError(f"need batch_size >= 1 and 0 <= pixel_fraction <= 1, got {batch_size}, {pixel_fraction}")
         self.num_pixel, self.num_image_level, self.seed = num_pixel, num_image_level, seed
         self.pixel_per_batch = round(batch_size * pixel_fraction)
         self.image_per_batch = batch_size - self.pixel_per_batch
-        for pool, size, per_batch in (("pixel-labelled", num_pixel, self.pixel_per_batch),
-                                      ("image-level", num_image_level, self.image_per_batch)):
+        for pool, size, per_batch in (
+            ("pixel-labelled", num_pixel, self.pixel_per_batch),
+            ("image-level", num_image_level, self.image_per_batch),
+        ):
             if per_batch and not size:
-                raise ValueError(f"batches need {per_batch} {pool} images but that pool is empty; "
-                                 "adjust pixel_fraction")
-        passes = [math.ceil(size / per_batch) for size, per_batch in
-                  ((num_pixel, self.pixel_per_batch), (num_image_level, self.image_per_batch)) if per_batch]
+                raise ValueError(
+                    f"batches need {per_batch} {pool} images but that pool is empty; adjust pixel_fraction"
+                )
+        passes = [
+            math.ceil(size / per_batch)
+            for size, per_batch in ((num_pixel, self.pixel_per_batch), (num_image_level, self.image_per_batch))
+            if per_batch
+        ]
         self.epoch_length = epoch_length or max(passes)
         self.step = 0
 
@@ -55,8 +69,9 @@ class MixedBatchSampler(Sampler[list[int]]):
 
     def batch(self, step: int) -> list[int]:
         """Dataset indices of batch number ``step`` (pixel-labelled first)."""
-        return (self._take("pixel", self.num_pixel, 0, self.pixel_per_batch, step)
-                + self._take("image", self.num_image_level, self.num_pixel, self.image_per_batch, step))
+        return self._take("pixel", self.num_pixel, 0, self.pixel_per_batch, step) + self._take(
+            "image", self.num_image_level, self.num_pixel, self.image_per_batch, step
+        )
 
     def __len__(self) -> int:
         return self.epoch_length
@@ -69,8 +84,13 @@ class MixedBatchSampler(Sampler[list[int]]):
             yield self.batch(self.step - 1)
 
     def _config(self) -> dict[str, int]:
-        return {"seed": self.seed, "num_pixel": self.num_pixel, "num_image_level": self.num_image_level,
-                "pixel_per_batch": self.pixel_per_batch, "image_per_batch": self.image_per_batch}
+        return {
+            "seed": self.seed,
+            "num_pixel": self.num_pixel,
+            "num_image_level": self.num_image_level,
+            "pixel_per_batch": self.pixel_per_batch,
+            "image_per_batch": self.image_per_batch,
+        }
 
     def state_dict(self) -> dict[str, Any]:
         """Batches handed out so far plus the configuration they depend on.
@@ -82,9 +102,12 @@ class MixedBatchSampler(Sampler[list[int]]):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Continue after ``state["step"]`` batches; refuses a state from a different pool/mix/seed."""
-        mismatched = {key: (state[key], value) for key, value in self._config().items()
-                      if key in state and state[key] != value}
+        mismatched = {
+            key: (state[key], value) for key, value in self._config().items() if key in state and state[key] != value
+        }
         if mismatched:
-            raise ValueError(f"sampler state does not match this data (saved, current): {mismatched}; "
-                             "resume with the same seed, regime and batch mix")
+            raise ValueError(
+                f"sampler state does not match this data (saved, current): {mismatched}; "
+                "resume with the same seed, regime and batch mix"
+            )
         self.step = int(state["step"])

@@ -75,8 +75,9 @@ def _boundary(labels: torch.Tensor) -> torch.Tensor:
     return (pool(grid, 3, 1, 1) != -pool(-grid, 3, 1, 1))[0, 0]
 
 
-def _render(height: int, width: int, objects: list[_Object], num_classes: int, rng: random.Random,
-            gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _render(
+    height: int, width: int, objects: list[_Object], num_classes: int, rng: random.Random, gen: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Paint objects back to front; returns uint8 image, uint8 mask (255 band/difficult), instance map (-1 none)."""
     image = _background(height, width, rng, gen)
     instances = torch.full((height, width), -1)
@@ -96,8 +97,14 @@ def _render(height: int, width: int, objects: list[_Object], num_classes: int, r
     return (image.clamp(0, 1) * 255).round().to(torch.uint8), mask.to(torch.uint8), instances
 
 
-def _annotation(image_id: str, objects: list[_Object], instances: torch.Tensor, mask: torch.Tensor,
-                classes: ClassSet, segmented: bool) -> ET.ElementTree:
+def _annotation(
+    image_id: str,
+    objects: list[_Object],
+    instances: torch.Tensor,
+    mask: torch.Tensor,
+    classes: ClassSet,
+    segmented: bool,
+) -> ET.ElementTree:
     """VOC XML for the objects still visible (difficult ones included, flagged)."""
     height, width = mask.shape
     root = ET.Element("annotation")
@@ -114,8 +121,12 @@ def _annotation(image_id: str, objects: list[_Object], instances: torch.Tensor, 
         box = {"xmin": xs.min() + 1, "ymin": ys.min() + 1, "xmax": xs.max() + 1, "ymax": ys.max() + 1}
         element = ET.SubElement(root, "object")
         truncated = box["xmin"] == 1 or box["ymin"] == 1 or box["xmax"] == width or box["ymax"] == height
-        for tag, text in (("name", classes.names[obj.cls]), ("pose", "Unspecified"),
-                          ("truncated", str(int(truncated))), ("difficult", str(int(obj.difficult)))):
+        for tag, text in (
+            ("name", classes.names[obj.cls]),
+            ("pose", "Unspecified"),
+            ("truncated", str(int(truncated))),
+            ("difficult", str(int(obj.difficult))),
+        ):
             ET.SubElement(element, tag).text = text
         bndbox = ET.SubElement(element, "bndbox")
         for tag, value in box.items():
@@ -129,8 +140,16 @@ def _scene_objects(front: int, weights: list[float], rng: random.Random) -> list
     return [_Object(cls, rng.random() < DIFFICULT_P) for cls in classes] + [_Object(front, False)]
 
 
-def _write_image(layout: VocLayout, image_id: str, objects: list[_Object], classes: ClassSet, image_size: int,
-                 palette: list[int] | None, rng: random.Random, gen: torch.Generator) -> None:
+def _write_image(
+    layout: VocLayout,
+    image_id: str,
+    objects: list[_Object],
+    classes: ClassSet,
+    image_size: int,
+    palette: list[int] | None,
+    rng: random.Random,
+    gen: torch.Generator,
+) -> None:
     """Write JPEG, XML and (with a palette, for pixel-labelled images) the palettised PNG mask."""
     short = rng.choice([image_size, round(0.75 * image_size)])
     height, width = (image_size, short) if rng.random() < 0.5 else (short, image_size)
@@ -154,8 +173,16 @@ def _single_thread() -> Iterator[None]:
         torch.set_num_threads(threads)
 
 
-def write_synthetic_voc(root: str | Path, *, num_pixel_train: int = 40, num_val: int = 20, num_image_level: int = 60,
-                        image_size: int = 96, seed: int = 0, classes: ClassSet | Sequence[str] = VOC) -> Path:
+def write_synthetic_voc(
+    root: str | Path,
+    *,
+    num_pixel_train: int = 40,
+    num_val: int = 20,
+    num_image_level: int = 60,
+    image_size: int = 96,
+    seed: int = 0,
+    classes: ClassSet | Sequence[str] = VOC,
+) -> Path:
     """Write ``ROOT/VOCdevkit/VOC2012`` (plus ``ROOT/classes.yaml``) and return the VOC2012 folder.
 
     Deterministic from ``seed``. ``num_pixel_train`` must be at least the number of foreground
@@ -167,8 +194,13 @@ def write_synthetic_voc(root: str | Path, *, num_pixel_train: int = 40, num_val:
         raise ValueError(f"need num_pixel_train >= {num_fg} (one per foreground class) and num_val >= 1")
     rng, gen, palette = random.Random(seed), torch.Generator().manual_seed(seed), classes.png_palette()
     layout = VocLayout(Path(root) / "VOCdevkit" / "VOC2012")
-    for folder in (layout.images, layout.annotations, layout.masks, layout.segmentation_sets,
-                   layout.main_trainval.parent):
+    for folder in (
+        layout.images,
+        layout.annotations,
+        layout.masks,
+        layout.segmentation_sets,
+        layout.main_trainval.parent,
+    ):
         folder.mkdir(parents=True, exist_ok=True)
     weights = [1 / (rank + 1) ** 0.7 for rank in rng.sample(range(num_fg), num_fg)]  # skewed, like VOC
     fronts = rng.sample(range(1, num_fg + 1), num_fg)

@@ -50,22 +50,30 @@ class RandomScale(v2.Transform):
 
 def to_normalised() -> v2.Compose:
     """uint8 image → float normalised with ImageNet statistics; mask → int64 unchanged."""
-    return v2.Compose([
-        v2.ToDtype({tv_tensors.Image: torch.float32, tv_tensors.Mask: torch.int64, "others": None}, scale=True),
-        v2.Normalize(IMAGENET_MEAN, IMAGENET_STD),
-    ])
+    return v2.Compose(
+        [
+            v2.ToDtype({tv_tensors.Image: torch.float32, tv_tensors.Mask: torch.int64, "others": None}, scale=True),
+            v2.Normalize(IMAGENET_MEAN, IMAGENET_STD),
+        ]
+    )
 
 
-def train_transform(crop_size: int = 256, scale_range: tuple[float, float] = (0.5, 2.0), flip_p: float = 0.5,
-                    color_jitter: tuple[float, float, float, float] = (0.3, 0.3, 0.3, 0.05)) -> v2.Compose:
+def train_transform(
+    crop_size: int = 256,
+    scale_range: tuple[float, float] = (0.5, 2.0),
+    flip_p: float = 0.5,
+    color_jitter: tuple[float, float, float, float] = (0.3, 0.3, 0.3, 0.05),
+) -> v2.Compose:
     """Random scale, horizontal flip, colour jitter (brightness, contrast, saturation, hue), normalise, crop/pad."""
-    return v2.Compose([
-        RandomScale(scale_range),
-        v2.RandomHorizontalFlip(flip_p),
-        v2.ColorJitter(*color_jitter),
-        to_normalised(),
-        v2.RandomCrop(crop_size, pad_if_needed=True, fill={tv_tensors.Image: 0.0, tv_tensors.Mask: IGNORE_INDEX}),
-    ])
+    return v2.Compose(
+        [
+            RandomScale(scale_range),
+            v2.RandomHorizontalFlip(flip_p),
+            v2.ColorJitter(*color_jitter),
+            to_normalised(),
+            v2.RandomCrop(crop_size, pad_if_needed=True, fill={tv_tensors.Image: 0.0, tv_tensors.Mask: IGNORE_INDEX}),
+        ]
+    )
 
 
 def eval_transform() -> v2.Compose:

@@ -78,8 +78,15 @@ def find_voc(root: str | Path) -> VocLayout:
     for candidate in (root / "VOCdevkit" / "VOC2012", root):
         if (candidate / "ImageSets").is_dir() or (candidate / "JPEGImages").is_dir():
             return VocLayout(candidate)
-    raise DatasetError([Problem(root, "no VOC2012 folder found: point at ROOT containing VOCdevkit/VOC2012, "
-                                      "or at the VOC2012 folder itself (with JPEGImages/ and ImageSets/)")])
+    raise DatasetError(
+        [
+            Problem(
+                root,
+                "no VOC2012 folder found: point at ROOT containing VOCdevkit/VOC2012, "
+                "or at the VOC2012 folder itself (with JPEGImages/ and ImageSets/)",
+            )
+        ]
+    )
 
 
 def read_ids(path: Path) -> list[str]:
@@ -106,8 +113,15 @@ def read_mask(path: Path) -> tv_tensors.Mask:
     """Class-index mask (H×W int64) from a palettised or greyscale PNG; 255 stays 255."""
     with Image.open(path) as png:
         if png.mode not in ("P", "L"):
-            raise DatasetError([Problem(path, f"mask has PIL mode {png.mode}, expected class indices "
-                                              "(palettised 'P' or greyscale 'L' PNG), not colours")])
+            raise DatasetError(
+                [
+                    Problem(
+                        path,
+                        f"mask has PIL mode {png.mode}, expected class indices "
+                        "(palettised 'P' or greyscale 'L' PNG), not colours",
+                    )
+                ]
+            )
         return tv_tensors.Mask(torch.from_numpy(np.array(png, dtype=np.int64)))
 
 
@@ -135,8 +149,15 @@ def annotation_labels(path: Path, classes: ClassSet) -> frozenset[int]:
     names = annotation_names(path)
     unknown = sorted(set(names) - set(classes.names))
     if unknown:
-        raise DatasetError([Problem(path, f"unknown class name(s) {unknown}; known: {', '.join(classes.names)} "
-                                          "(use a class config for custom datasets)")])
+        raise DatasetError(
+            [
+                Problem(
+                    path,
+                    f"unknown class name(s) {unknown}; known: {', '.join(classes.names)} "
+                    "(use a class config for custom datasets)",
+                )
+            ]
+        )
     return frozenset({0, *(classes.index(name) for name in names)})
 
 
@@ -179,8 +200,15 @@ def pixel_pool_ids(layout: VocLayout, val: set[str], use_aug: bool) -> list[str]
     elif layout.aug_masks.is_dir():
         ids = sorted(path.stem for path in layout.aug_masks.glob("*.png"))
     else:
-        raise DatasetError([Problem(layout.aug_masks, "use_aug=True but SegmentationClassAug/ is missing: "
-                                                      "unpack the SBD-augmented masks there or set use_aug=False")])
+        raise DatasetError(
+            [
+                Problem(
+                    layout.aug_masks,
+                    "use_aug=True but SegmentationClassAug/ is missing: "
+                    "unpack the SBD-augmented masks there or set use_aug=False",
+                )
+            ]
+        )
     return [image_id for image_id in ids if image_id not in val]
 
 
@@ -188,8 +216,15 @@ def require_disjoint(layout: VocLayout, val: Sequence[str], pixel: Sequence[str]
     """Refuse lists that would train on evaluation images."""
     overlap = sorted(set(val) & set(pixel))
     if overlap:
-        raise DatasetError([Problem(layout.segmentation_sets / "train.txt", f"{len(overlap)} val image(s) also "
-                                    f"listed for training, e.g. {overlap[:5]}; remove them from the training list")])
+        raise DatasetError(
+            [
+                Problem(
+                    layout.segmentation_sets / "train.txt",
+                    f"{len(overlap)} val image(s) also "
+                    f"listed for training, e.g. {overlap[:5]}; remove them from the training list",
+                )
+            ]
+        )
 
 
 def trainval_ids(layout: VocLayout) -> list[str]:
@@ -223,8 +258,9 @@ def load_voc(root: str | Path, classes: ClassSet = VOC, *, use_aug: bool = False
     )
 
 
-def split_holdout(items: Sequence[T], *, fraction: float = 0.1, count: int | None = None,
-                  seed: int = 0) -> tuple[list[T], list[T]]:
+def split_holdout(
+    items: Sequence[T], *, fraction: float = 0.1, count: int | None = None, seed: int = 0
+) -> tuple[list[T], list[T]]:
     """Split ``(train, holdout)`` for model selection, reproducibly from ``seed``.
 
     ``count`` (if given) overrides ``fraction``. With at least two items the hold-out gets at
@@ -235,5 +271,7 @@ def split_holdout(items: Sequence[T], *, fraction: float = 0.1, count: int | Non
     size = round(fraction * len(items)) if count is None else count
     size = min(max(size, 1), len(items) - 1) if len(items) >= 2 else 0
     held = set(random.Random(seed).sample(range(len(items)), size))
-    return ([item for k, item in enumerate(items) if k not in held],
-            [item for k, item in enumerate(items) if k in held])
+    return (
+        [item for k, item in enumerate(items) if k not in held],
+        [item for k, item in enumerate(items) if k in held],
+    )

@@ -147,11 +147,17 @@ def check_grid(grid: GridConfig) -> GridConfig:
         values = getattr(grid, axis)
         if not values or len(set(values)) != len(values):
             raise ValueError(f"grid.{axis} must be a non-empty list without repeats, got {values}")
-    per_run = {"data.num_pixel": grid.data.num_pixel, "data.seed": grid.data.seed or None,
-               "train.seed": grid.train.seed or None, "pretrain.seed": grid.pretrain.seed or None}
+    per_run = {
+        "data.num_pixel": grid.data.num_pixel,
+        "data.seed": grid.data.seed or None,
+        "train.seed": grid.train.seed or None,
+        "pretrain.seed": grid.pretrain.seed or None,
+    }
     if any(value is not None for value in per_run.values()):
-        raise ValueError(f"{', '.join(key for key, value in per_run.items() if value is not None)}: set per run by "
-                         "the grid (regimes, seeds, regime_seed); leave out of the config")
+        raise ValueError(
+            f"{', '.join(key for key, value in per_run.items() if value is not None)}: set per run by "
+            "the grid (regimes, seeds, regime_seed); leave out of the config"
+        )
     if min(grid.regimes) < 1:
         raise ValueError(f"grid.regimes must be positive numbers of pixel-labelled images, got {grid.regimes}")
     if grid.synth is not None and grid.data.classes is None:
@@ -162,8 +168,10 @@ def check_grid(grid: GridConfig) -> GridConfig:
 def plan(grid: GridConfig, run_root: Path) -> list[GridRun]:
     """Every run of the grid, encoder-major so that a process pre-trains one encoder before the next."""
     combinations = itertools.product(grid.encoders, grid.regimes, grid.seeds, grid.models)
-    return [GridRun(index, encoder, n, seed, model, run_root / encoder / f"n{n}" / f"seed{seed}" / model)
-            for index, (encoder, n, seed, model) in enumerate(combinations)]
+    return [
+        GridRun(index, encoder, n, seed, model, run_root / encoder / f"n{n}" / f"seed{seed}" / model)
+        for index, (encoder, n, seed, model) in enumerate(combinations)
+    ]
 
 
 def shard_of(spec: str) -> tuple[int, int]:
@@ -193,8 +201,10 @@ def _write_grid_file(grid: GridConfig, run_root: Path) -> None:
     results would otherwise be mixed silently."""
     path = run_root / "grid.yaml"
     if path.exists() and _settings(yaml.safe_load(path.read_text())) != _settings(_plain(grid)):
-        raise ValueError(f"{path} holds runs with other settings than this grid (only {', '.join(AXES)} and the "
-                         "device may change): use another run root")
+        raise ValueError(
+            f"{path} holds runs with other settings than this grid (only {', '.join(AXES)} and the "
+            "device may change): use another run root"
+        )
     tmp = path.with_name(f".grid.{os.getpid()}.yaml")
     tmp.write_text(yaml.safe_dump(_plain(grid), sort_keys=False))
     os.replace(tmp, path)
@@ -246,8 +256,11 @@ def _write_synth(grid: GridConfig) -> None:
     """The synthetic dataset, unless ``data.root`` already holds it (``classes.yaml`` is written last)."""
     root, synth = grid.data.root, grid.synth
     settings = {key: value for key, value in asdict(synth).items() if value is not None}
-    _once(root.with_name(f"{root.name}.lock"), (root / "classes.yaml").exists,
-          lambda: write_synthetic_voc(root, **settings))
+    _once(
+        root.with_name(f"{root.name}.lock"),
+        (root / "classes.yaml").exists,
+        lambda: write_synthetic_voc(root, **settings),
+    )
 
 
 def _pretraining_finished(out_dir: Path) -> bool:
@@ -264,8 +277,9 @@ def _pretrained(grid: GridConfig, run_root: Path, encoder: str, device: str) -> 
     def work() -> dict:
         torch.manual_seed(0)
         print(f"pre-training {encoder} -> {out_dir}")
-        return _timed(run_root, out_dir, lambda: cli.pretrain(data, optim, arch=encoder, weights=grid.weights,
-                                                              out_dir=out_dir))
+        return _timed(
+            run_root, out_dir, lambda: cli.pretrain(data, optim, arch=encoder, weights=grid.weights, out_dir=out_dir)
+        )
 
     _once(run_root / encoder / "pretrain.lock", partial(_pretraining_finished, out_dir), work)
     return out_dir / CLASSIFIER_FILE
@@ -277,8 +291,15 @@ def _train_and_eval(grid: GridConfig, run: GridRun, classifier: Path, device: st
         shutil.rmtree(run.dir, ignore_errors=True)
     data = replace(grid.data, num_pixel=run.num_pixel, seed=run.seed if grid.regime_seed is None else grid.regime_seed)
     torch.manual_seed(run.seed)  # the decoders that are not tied to the classifier start from this seed
-    cli.train(data, replace(grid.train, seed=run.seed, device=device), model=run.model, arch=run.encoder,
-              classifier_checkpoint=classifier, model_args=grid.model_args.get(run.model), out_dir=run.dir)
+    cli.train(
+        data,
+        replace(grid.train, seed=run.seed, device=device),
+        model=run.model,
+        arch=run.encoder,
+        classifier_checkpoint=classifier,
+        model_args=grid.model_args.get(run.model),
+        out_dir=run.dir,
+    )
     return cli.eval(data, run.dir, device)
 
 
@@ -288,14 +309,17 @@ def _print_plan(grid: GridConfig, run_root: Path, runs: list[GridRun]) -> None:
         print(f"pretrain {encoder:<10} {'finished' if _pretraining_finished(out_dir) else 'todo':<8} {out_dir}")
     print(f"{'#':>4} {'encoder':<10} {'regime':>6} {'seed':>4} {'model':<13} {'status':<8} directory")
     for run in runs:
-        print(f"{run.index:>4} {run.encoder:<10} {run.num_pixel:>6} {run.seed:>4} {run.model:<13} {run.status:<8} "
-              f"{run.dir}")
+        print(
+            f"{run.index:>4} {run.encoder:<10} {run.num_pixel:>6} {run.seed:>4} {run.model:<13} {run.status:<8} "
+            f"{run.dir}"
+        )
     counts = {status: sum(run.status == status for run in runs) for status in ("finished", "partial", "todo")}
     print(f"{len(runs)} runs: " + ", ".join(f"{count} {status}" for status, count in counts.items()))
 
 
-def run_grid(grid: GridConfig, run_root: Path, shard: str = "0/1", device: str | None = None,
-             dry_run: bool = False) -> list[GridRun]:
+def run_grid(
+    grid: GridConfig, run_root: Path, shard: str = "0/1", device: str | None = None, dry_run: bool = False
+) -> list[GridRun]:
     """Train and evaluate this shard's unfinished runs; returns them (with ``dry_run``: those it would run).
 
     Args:
@@ -319,8 +343,10 @@ def run_grid(grid: GridConfig, run_root: Path, shard: str = "0/1", device: str |
     start = time.perf_counter()
     for number, run in enumerate(todo, 1):
         classifier = _pretrained(grid, run_root, run.encoder, device)
-        print(f"[{number}/{len(todo)}] {run.encoder} n{run.num_pixel} seed{run.seed} {run.model} ({run.status}) "
-              f"-> {run.dir}")
+        print(
+            f"[{number}/{len(todo)}] {run.encoder} n{run.num_pixel} seed{run.seed} {run.model} ({run.status}) "
+            f"-> {run.dir}"
+        )
         metrics = _timed(run_root, run.dir, partial(_train_and_eval, grid, run, classifier, device))
         print(f"  val mIoU {100 * metrics['miou']:.2f}; {time.perf_counter() - start:.0f} s since start")
     return todo

@@ -36,8 +36,13 @@ from unrolled_lrp.visualisation.evolution import (  # noqa: E402
     save_segmentation_evolution,
 )
 
-MODEL_NAMES = {"unet": "UNet", "mt_unet": "multi-task UNet", "unrolled_lrp": "unrolled LRP",
-               "ws_ae": "WS-AE", "fcn": "FCN"}
+MODEL_NAMES = {
+    "unet": "UNet",
+    "mt_unet": "multi-task UNet",
+    "unrolled_lrp": "unrolled LRP",
+    "ws_ae": "WS-AE",
+    "fcn": "FCN",
+}
 """Display names, in the paper's row order."""
 TABLE1_MODELS = ("unet", "mt_unet", "unrolled_lrp")
 ABLATION_MODELS = ("unrolled_lrp", "ws_ae", "fcn", "unet")
@@ -102,8 +107,16 @@ def collect_runs(run_root: Path) -> list[Run]:
         run_dir = metrics.parent
         match = _RUN_DIR.search(run_dir.parent.relative_to(run_root).as_posix())
         if match:
-            runs.append(Run(run_dir.parents[2].name, int(match[1]), int(match[2]), run_dir.name, run_dir,
-                            json.loads(metrics.read_text())))
+            runs.append(
+                Run(
+                    run_dir.parents[2].name,
+                    int(match[1]),
+                    int(match[2]),
+                    run_dir.name,
+                    run_dir,
+                    json.loads(metrics.read_text()),
+                )
+            )
     return runs
 
 
@@ -139,9 +152,12 @@ def _encoders(runs: Iterable[Run]) -> list[str]:
 
 def miou_table(name: str, title: str, runs: Sequence[Run], models: Sequence[str]) -> Table:
     """Val mIoU, a row per encoder and model (models without runs left out), a column per regime."""
-    rows = [Row(encoder, MODEL_NAMES[model], cells)
-            for encoder in _encoders(runs) for model in models
-            if (cells := _cells(runs, encoder, model, "miou"))]
+    rows = [
+        Row(encoder, MODEL_NAMES[model], cells)
+        for encoder in _encoders(runs)
+        for model in models
+        if (cells := _cells(runs, encoder, model, "miou"))
+    ]
     return Table(name, title, rows)
 
 
@@ -169,8 +185,12 @@ def best_cells(table: Table) -> set[tuple[int, str]]:
     for row in table.rows:
         for column, cell in row.cells.items():
             means[key(row, column)].append(round(cell.mean, 2))
-    return {(i, column) for i, row in enumerate(table.rows) for column, cell in row.cells.items()
-            if len(means[key(row, column)]) > 1 and round(cell.mean, 2) == max(means[key(row, column)])}
+    return {
+        (i, column)
+        for i, row in enumerate(table.rows)
+        for column, cell in row.cells.items()
+        if len(means[key(row, column)]) > 1 and round(cell.mean, 2) == max(means[key(row, column)])
+    }
 
 
 def full_seeds(table: Table) -> int:
@@ -190,8 +210,12 @@ def format_cell(cell: Cell | None, bold: bool, full: int) -> str:
 def to_markdown(table: Table) -> str:
     """The table as Markdown, columns = number of pixel-labelled images."""
     best, full = best_cells(table), full_seeds(table)
-    lines = [f"### {table.title}", "", "| encoder | method | " + " | ".join(table.columns) + " |",
-             "|---|---|" + "---:|" * len(table.columns)]
+    lines = [
+        f"### {table.title}",
+        "",
+        "| encoder | method | " + " | ".join(table.columns) + " |",
+        "|---|---|" + "---:|" * len(table.columns),
+    ]
     for i, row in enumerate(table.rows):
         cells = [format_cell(row.cells.get(c), (i, c) in best, full) for c in table.columns]
         lines.append(f"| {row.encoder} | {row.method} | " + " | ".join(cells) + " |")
@@ -208,8 +232,17 @@ def write_csv(table: Table, path: Path) -> Path:
         for i, row in enumerate(table.rows):
             for column, cell in row.cells.items():
                 std = "" if cell.std is None else round(cell.std, 4)
-                writer.writerow([row.encoder, row.method, column, round(cell.mean, 4), std,
-                                 "" if cell.seeds is None else cell.seeds, int((i, column) in best)])
+                writer.writerow(
+                    [
+                        row.encoder,
+                        row.method,
+                        column,
+                        round(cell.mean, 4),
+                        std,
+                        "" if cell.seeds is None else cell.seeds,
+                        int((i, column) in best),
+                    ]
+                )
     return path
 
 
@@ -222,9 +255,14 @@ def plot_miou_vs_labels(runs: Sequence[Run], path: Path) -> Path:
         for model in MODEL_NAMES:
             cells = _cells(runs, encoder, model, "miou")
             if cells:
-                ax.errorbar([int(n) for n in cells], [c.mean for c in cells.values()],
-                            yerr=[c.std or 0.0 for c in cells.values()], marker="o", capsize=3,
-                            label=MODEL_NAMES[model])
+                ax.errorbar(
+                    [int(n) for n in cells],
+                    [c.mean for c in cells.values()],
+                    yerr=[c.std or 0.0 for c in cells.values()],
+                    marker="o",
+                    capsize=3,
+                    label=MODEL_NAMES[model],
+                )
         ticks = sorted({run.num_pixel for run in runs if run.encoder == encoder})
         ax.set_xscale("log")
         ax.set_xticks(ticks, [str(t) for t in ticks])

@@ -102,7 +102,11 @@ def sequence_units(seq: nn.Sequential, prefix: str) -> list[Unit]:
         i += 1
         if isinstance(module, (nn.Conv2d, nn.Linear)) and type(module) in (nn.Conv2d, nn.Linear):
             bn = None
-            if type(module) is nn.Conv2d and i < len(items) and isinstance(items[i][1], nn.modules.batchnorm._BatchNorm):
+            if (
+                type(module) is nn.Conv2d
+                and i < len(items)
+                and isinstance(items[i][1], nn.modules.batchnorm._BatchNorm)
+            ):
                 bn = items[i][1]
                 i += 1
             activated = i < len(items) and type(items[i][1]) is nn.ReLU
@@ -152,7 +156,10 @@ def _head_units(head: nn.Module, path: str) -> list[Unit]:
 def resnet_units(model: ResNet) -> list[Unit]:
     _require_own_forward(model, ResNet, "")
     _check_relu(model.relu, "relu")
-    units: list[Unit] = [conv_unit(model.conv1, model.bn1, True, "conv1"), _pool_unit(model.maxpool, nn.MaxPool2d, "maxpool")]
+    units: list[Unit] = [
+        conv_unit(model.conv1, model.bn1, True, "conv1"),
+        _pool_unit(model.maxpool, nn.MaxPool2d, "maxpool"),
+    ]
     for name in ("layer1", "layer2", "layer3", "layer4"):
         units += sequence_units(getattr(model, name), name)
     units += [_pool_unit(model.avgpool, nn.AdaptiveAvgPool2d, "avgpool"), FlattenUnit("flatten")]

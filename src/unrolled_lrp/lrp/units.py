@@ -210,9 +210,7 @@ class AdaptiveAvgPoolUnit(Unit):
     def decode(self, g: Tensor, record: AffineRecord, gating: Gating) -> Tensor:
         q = gating.apply(g, _class_axis(record.gate), False)
         (h, w), (oh, ow) = record.in_size, q.shape[-2:]
-        return torch.einsum(
-            "bkcij,ih,jw->bkchw", q, adaptive_pool_matrix(h, oh, q), adaptive_pool_matrix(w, ow, q)
-        )
+        return torch.einsum("bkcij,ih,jw->bkchw", q, adaptive_pool_matrix(h, oh, q), adaptive_pool_matrix(w, ow, q))
 
     def select(self, record: AffineRecord, index: Tensor) -> AffineRecord:
         return record._replace(gate=_per_image(record.gate, index))

@@ -115,10 +115,20 @@ class UnrolledLRP(nn.Module):
     def describe(self) -> str:
         """The unrolled architecture: each encoder step beside its tied decoder step."""
         header = f"{'encoder (classifier)':<70} | decoder (rule={self.rule}, activations={self.activations})"
-        return "\n".join([header, "-" * len(header), *self._plan.describe(), f"{'input image':<70} | x (input) * signal, summed over channels"])
+        return "\n".join(
+            [
+                header,
+                "-" * len(header),
+                *self._plan.describe(),
+                f"{'input image':<70} | x (input) * signal, summed over channels",
+            ]
+        )
 
     def extra_repr(self) -> str:
-        return f"rule={self.rule!r}, epsilon={self.epsilon}, activations={self.activations!r}, class_chunk_size={self.class_chunk_size}"
+        return (
+            f"rule={self.rule!r}, epsilon={self.epsilon}, activations={self.activations!r}, "
+            f"class_chunk_size={self.class_chunk_size}"
+        )
 
 
 def unroll(
@@ -129,4 +139,6 @@ def unroll(
     class_chunk_size: int | None = None,
 ) -> UnrolledLRP:
     """Unroll LRP on ``classifier``: see :class:`UnrolledLRP`."""
-    return UnrolledLRP(classifier, rule=rule, epsilon=epsilon, activations=activations, class_chunk_size=class_chunk_size)
+    return UnrolledLRP(
+        classifier, rule=rule, epsilon=epsilon, activations=activations, class_chunk_size=class_chunk_size
+    )

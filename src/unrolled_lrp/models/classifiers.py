@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 import torchvision
 from torch import nn
-from torchvision.models import ResNet, VGG, WeightsEnum
+from torchvision.models import VGG, ResNet, WeightsEnum
 
 #: Name prefixes of the torchvision architectures the encoders and the LRP core support.
 SUPPORTED_PREFIXES = ("resnet", "resnext", "wide_resnet", "vgg")
@@ -115,7 +115,9 @@ def load_checkpoint(classifier: nn.Module, checkpoint: Path | str) -> None:
     if isinstance(state, dict) and "model" in state:
         state = state["model"]
     if not isinstance(state, dict):
-        raise ValueError(f"{checkpoint}: expected a state dict (or a dict with key 'model'), got {type(state).__name__}")
+        raise ValueError(
+            f"{checkpoint}: expected a state dict (or a dict with key 'model'), got {type(state).__name__}"
+        )
     if state and all(key.startswith(UNROLLED_PREFIX) for key in state):
         state = {key.removeprefix(UNROLLED_PREFIX): value for key, value in state.items()}
     expected = classifier.state_dict()

@@ -21,7 +21,7 @@ applied to it gives the classifier's logits.
 from __future__ import annotations
 
 from torch import Tensor, nn
-from torchvision.models import ResNet, VGG
+from torchvision.models import VGG, ResNet
 
 
 class Encoder(nn.Module):

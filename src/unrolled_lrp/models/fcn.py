@@ -11,9 +11,9 @@ up-sampling by the stage's down-sampling factor. A stage without a convolution (
 lone max-pool) mirrors to up-sampling only. We do not mirror every encoder convolution: for
 a ResNet that would be a 50-layer decoder without residual connections, which does not train
 from scratch on a few labelled images; the per-stage mirror has a comparable parameter
-budget (ResNet50: 24.9M decoder vs 23.5M encoder; 48,433,173 in all at 21 classes). The encoder's first convolution mirrors
-to the 1×1 segmentation head (instead of mapping back to RGB), applied before the final
-up-sampling of ResNets' stride-2 stem — the two commute for nearest up-sampling.
+budget (ResNet50: 24.9M decoder vs 23.5M encoder; 48,433,173 in all at 21 classes). The encoder's
+first convolution mirrors to the 1×1 segmentation head (instead of mapping back to RGB), applied
+before the final up-sampling of ResNets' stride-2 stem — the two commute for nearest up-sampling.
 """
 
 from __future__ import annotations

@@ -44,7 +44,5 @@ def build_model(name: str, classifier: nn.Module, num_classes: int, **kwargs: An
     that must train independently.
     """
     if name not in MODEL_REGISTRY:
-        raise KeyError(
-            f"unknown segmentation model {name!r}; registered: {list_models()}"
-        )
+        raise KeyError(f"unknown segmentation model {name!r}; registered: {list_models()}")
     return MODEL_REGISTRY[name](classifier, num_classes, **kwargs)

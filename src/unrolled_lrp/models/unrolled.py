@@ -44,7 +44,9 @@ class UnrolledSegmenter(SegmentationModel):
         self.heatmap_scale = heatmap_scale
         self.unrolled = unroll(classifier, rule, epsilon, activations, class_chunk_size)
         if self.unrolled.num_classes != num_classes:
-            raise ValueError(f"the classifier has {self.unrolled.num_classes} outputs but {num_classes} classes were asked for")
+            raise ValueError(
+                f"the classifier has {self.unrolled.num_classes} outputs but {num_classes} classes were asked for"
+            )
 
     def forward(self, x: Tensor, seg_mask: Tensor | None = None) -> SegmentationOutput:
         check_seg_mask(seg_mask, x.shape[0])

@@ -38,4 +38,7 @@ def load(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:  # torch raises several types for corrupt or foreign files
-        raise ValueError(f"checkpoint {path} cannot be read ({type(error).__name__}: {error}); it may be truncated or not a checkpoint") from error
+        raise ValueError(
+            f"checkpoint {path} cannot be read ({type(error).__name__}: {error}); "
+            "it may be truncated or not a checkpoint"
+        ) from error

@@ -42,8 +42,10 @@ class Distributed:
     def check_batch_size(self, batch_size: int) -> None:
         """Every rank needs at least one image per step, or the others would wait for it forever."""
         if batch_size < self.world_size:
-            raise ValueError(f"batch_size {batch_size} is smaller than the number of processes {self.world_size}; "
-                             "each process needs at least one image per batch")
+            raise ValueError(
+                f"batch_size {batch_size} is smaller than the number of processes {self.world_size}; "
+                "each process needs at least one image per batch"
+            )
 
     def wrap(self, model: SegmentationModel) -> nn.Module:
         """``model`` behind DDP when there are several processes.

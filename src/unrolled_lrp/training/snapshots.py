@@ -69,9 +69,7 @@ def _predict(model: SegmentationModel, val: Dataset, step: int, num_images: int)
 
 
 @torch.no_grad()
-def take_snapshot(
-    model: SegmentationModel, val: Dataset, step: int, run_dir: Path, num_images: int = 4
-) -> Path | None:
+def take_snapshot(model: SegmentationModel, val: Dataset, step: int, run_dir: Path, num_images: int = 4) -> Path | None:
     """Predict the first ``num_images`` items of ``val`` one at a time at full resolution (padded to the network
     stride, cropped back, as in evaluation) and save them as ``snapshot_path(run_dir, step)``.
 

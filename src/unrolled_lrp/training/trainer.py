@@ -70,8 +70,9 @@ def _batch(data: TrainingData, step: int, seed: int, ranks: Distributed) -> Batc
     return collate([data.train[i] for i in ranks.share(data.sampler.batch(step))])
 
 
-def _loss(network: torch.nn.Module, uses_image_labels: bool, batch: Batch, config: TrainConfig,
-          device: torch.device) -> tuple[torch.Tensor, dict[str, float]]:
+def _loss(
+    network: torch.nn.Module, uses_image_labels: bool, batch: Batch, config: TrainConfig, device: torch.device
+) -> tuple[torch.Tensor, dict[str, float]]:
     """Forward pass and loss of one batch; pixel-labelled images are decoded only for mixed-batch models."""
     seg_mask = batch.has_mask.to(device) if uses_image_labels else None
     output = network(batch.image.to(device, memory_format=memory_format(config.channels_last)), seg_mask=seg_mask)
@@ -125,8 +126,13 @@ def train(
     if ranks.is_main:
         _truncate_log(run_dir, state["step"])
     network = ranks.wrap(model)
-    progress = tqdm(range(state["step"], config.steps), initial=state["step"], total=config.steps, desc="train",
-                    disable=not ranks.is_main)
+    progress = tqdm(
+        range(state["step"], config.steps),
+        initial=state["step"],
+        total=config.steps,
+        desc="train",
+        disable=not ranks.is_main,
+    )
     first, start = state["step"], time.perf_counter()
     for step in progress:
         if ranks.is_main:
@@ -150,8 +156,13 @@ def train(
                     state["best"] = {"step": done, **metrics}
                     save_atomic({"model": model.state_dict(), "step": done}, run_dir / "best.pt")
                 save_atomic(
-                    {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": done,
-                     "config": json.dumps(asdict(config)), "best": json.dumps(state["best"])},
+                    {
+                        "model": model.state_dict(),
+                        "optimizer": optimizer.state_dict(),
+                        "step": done,
+                        "config": json.dumps(asdict(config)),
+                        "best": json.dumps(state["best"]),
+                    },
                     last,
                 )
             ranks.barrier()  # the others wait for the evaluation and the checkpoint

@@ -86,6 +86,9 @@ def save_heatmap_evolution(snapshots: Sequence[dict], classes: ClassSet, path: s
 
         return paint
 
-    rows = [(f"{snapshots[0]['ids'][i]}: {classes.names[k]}", i, painter(k))
-            for i, labels in enumerate(snapshots[0]["labels"]) for k in _positive_classes(labels)]
+    rows = [
+        (f"{snapshots[0]['ids'][i]}: {classes.names[k]}", i, painter(k))
+        for i, labels in enumerate(snapshots[0]["labels"])
+        for k in _positive_classes(labels)
+    ]
     return _grid(rows, snapshots, classes, Path(path))

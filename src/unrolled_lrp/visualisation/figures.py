@@ -46,7 +46,9 @@ def save_explanation(
         ax.set_title(f"{class_names[k]} ({logits[k]:.2f})")
     axes[top_k + 1].imshow(colourise(heatmaps.argmax(0), palette))
     axes[top_k + 1].set_title("segmentation (argmax)")
-    axes[top_k + 2].barh(range(len(class_names)), logits.cpu().numpy(), color=np.asarray(palette[: len(class_names)]) / 255)
+    axes[top_k + 2].barh(
+        range(len(class_names)), logits.cpu().numpy(), color=np.asarray(palette[: len(class_names)]) / 255
+    )
     axes[top_k + 2].set_yticks(range(len(class_names)), class_names, fontsize=6)
     axes[top_k + 2].invert_yaxis()
     axes[top_k + 2].set_title("class scores")
