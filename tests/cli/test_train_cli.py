@@ -120,11 +120,13 @@ def test_resuming_with_other_settings_is_refused_and_names_them(tiny_voc, traine
     assert (run / "last.pt").read_bytes() == before
 
 
-def test_resume_of_a_directory_without_a_run_or_of_nothing_says_so(tmp_path):
-    with pytest.raises(SystemExit, match="no config.yaml"):
+def test_resume_of_a_directory_without_a_run_or_of_nothing_says_so(tmp_path, capsys):
+    with pytest.raises(SystemExit):
         main(["train", "--resume", str(tmp_path)])
-    with pytest.raises(SystemExit, match="--resume needs the run directory"):
+    assert f"error: {tmp_path}: no config.yaml there" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
         main(["pretrain", "--resume"])
+    assert "error: argument --resume: expected one argument" in capsys.readouterr().err
 
 
 def test_a_log_row_after_the_checkpoint_is_dropped_on_resume(tiny_voc, trained, tmp_path):
@@ -143,7 +145,15 @@ def test_a_log_row_after_the_checkpoint_is_dropped_on_resume(tiny_voc, trained, 
     [
         (
             ["pretrain"],
-            ["--data.root", "--optim.steps", "--arch", "--weights", "--classifier_checkpoint", "--overwrite"],
+            [
+                "--data.root",
+                "--optim.steps",
+                "--arch",
+                "--weights",
+                "--classifier_checkpoint",
+                "--overwrite",
+                "--resume",
+            ],
         ),
         (
             ["train"],
@@ -159,6 +169,7 @@ def test_a_log_row_after_the_checkpoint_is_dropped_on_resume(tiny_voc, trained, 
                 "--classifier_checkpoint",
                 "--out_dir",
                 "--overwrite",
+                "--resume",
             ],
         ),
         (["eval"], ["--data.root", "--run_dir", "--device"]),
@@ -202,7 +213,7 @@ def test_bad_config_file_value_names_the_option(tiny_voc, tmp_path, capsys):
 
 
 def test_unknown_model_and_missing_dataset_give_clear_errors(tiny_voc, tmp_path):
-    with pytest.raises(KeyError, match="unknown segmentation model 'segformer'"):
+    with pytest.raises(ValueError, match="unknown model 'segformer'; choose from fcn, mt_unet"):
         main(["train", *_data(tiny_voc), "--model", "segformer", "--out_dir", str(tmp_path)])
     missing = tmp_path / "no_such_dataset"
     with pytest.raises(DatasetError, match=rf"{missing}: no VOC2012 folder found"):

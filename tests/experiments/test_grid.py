@@ -17,6 +17,7 @@ import yaml
 from unrolled_lrp.cli.main import main
 from unrolled_lrp.experiments.grid import _once, load_grid, plan, run_grid
 from unrolled_lrp.experiments.report import write_report
+from unrolled_lrp.runs import RunKey
 
 MODELS, REGIMES, SEEDS = ["unrolled_lrp", "unet"], [2, 4], [0, 1]
 RUN_FILES = ("config.yaml", "metrics.json", "val_metrics.json", "best.pt", "last.pt", "log.csv")
@@ -75,14 +76,18 @@ def test_every_run_is_pretrained_trained_and_evaluated_in_the_documented_layout(
     assert 0 <= yaml.safe_load((pretrain / "metrics.json").read_text())["val"]["f1"] <= 1
     runs = plan(load_grid(config), run_root)
     assert len(runs) == len(MODELS) * len(REGIMES) * len(SEEDS)
-    for run in runs:
-        assert run.dir == run_root / "resnet18" / f"n{run.num_pixel}" / f"seed{run.seed}" / run.model
-        assert all((run.dir / name).is_file() for name in RUN_FILES), run.dir
+    for item in runs:
+        key, run = item.key, item.run
+        assert run.path == run_root / "resnet18" / f"n{key.num_pixel}" / f"seed{key.seed}" / key.model
+        assert RunKey.parse(run_root, run.path) == key
+        assert all((run.path / name).is_file() for name in RUN_FILES), run.path
         assert run.status == "finished"
-        assert yaml.safe_load((run.dir / "config.yaml").read_text())["data"]["num_pixel"] == run.num_pixel
+        assert run.saved_config()["data"]["num_pixel"] == key.num_pixel
     assert load_grid(run_root / "grid.yaml") == load_grid(config)  # grid.yaml reads back as the same grid
     # shard 0/2 ran the even plan indices (and pre-training) first, shard 1/2 the odd ones
-    expected = ["resnet18/pretrain"] + [run.dir.relative_to(run_root).as_posix() for run in runs[::2] + runs[1::2]]
+    expected = ["resnet18/pretrain"] + [
+        item.run.path.relative_to(run_root).as_posix() for item in runs[::2] + runs[1::2]
+    ]
     assert timings(run_root) == expected
 
 
@@ -91,8 +96,8 @@ def test_dry_run_lists_every_run_with_its_status_and_runs_nothing(study, tmp_pat
     main(["reproduce", "--grid", str(fresh), "--run_root", str(tmp_path / "runs"), "--dry_run", "true"])
     lines = capsys.readouterr().out.splitlines()
     assert not (tmp_path / "runs").exists() and not (tmp_path / "data").exists()  # no dataset, no run written
-    for run in plan(load_grid(fresh), tmp_path / "runs"):
-        assert sum(line.endswith(f" todo     {run.dir}") for line in lines) == 1
+    for item in plan(load_grid(fresh), tmp_path / "runs"):
+        assert sum(line.endswith(f" todo     {item.run.path}") for line in lines) == 1
     config, run_root = study
     run_grid(load_grid(config), run_root, dry_run=True)
     out = capsys.readouterr().out
@@ -105,13 +110,13 @@ def test_a_second_invocation_reruns_exactly_the_damaged_run(study):
     for name in ("val_metrics.json", "best.pt", "last.pt"):
         (damaged / name).unlink()
     others = {
-        run.dir: (run.dir / "val_metrics.json").stat().st_mtime_ns
-        for run in plan(load_grid(config), run_root)
-        if run.dir != damaged
+        item.run.path: item.run.val_metrics.stat().st_mtime_ns
+        for item in plan(load_grid(config), run_root)
+        if item.run.path != damaged
     }
     before = timings(run_root)
     trained = run_grid(load_grid(config), run_root)
-    assert [run.dir for run in trained] == [damaged]
+    assert [item.run.path for item in trained] == [damaged]
     assert timings(run_root) == before + ["resnet18/n4/seed0/unet"]
     assert (damaged / "val_metrics.json").is_file()
     assert all((path / "val_metrics.json").stat().st_mtime_ns == mtime for path, mtime in others.items())
@@ -124,7 +129,7 @@ def test_an_evaluation_left_undone_is_done_without_retraining(study, capsys):
     trained_at = (partial / "best.pt").stat().st_mtime_ns
     run_grid(load_grid(config), run_root, dry_run=True)
     assert f" partial  {partial}" in capsys.readouterr().out
-    assert [run.dir for run in run_grid(load_grid(config), run_root)] == [partial]
+    assert [item.run.path for item in run_grid(load_grid(config), run_root)] == [partial]
     assert (partial / "val_metrics.json").is_file() and (partial / "best.pt").stat().st_mtime_ns == trained_at
 
 

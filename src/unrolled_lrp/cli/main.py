@@ -2,62 +2,96 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from jsonargparse import auto_cli
+from jsonargparse import ActionConfigFile, ArgumentParser, Namespace, auto_parser
 
 from unrolled_lrp.cli import data, explain, report, reproduce
 from unrolled_lrp.cli import train as training
 from unrolled_lrp.data.problems import DatasetError
 from unrolled_lrp.lrp import UnsupportedLayerError
+from unrolled_lrp.runs import RunDir
 
 #: Errors that describe bad input (settings, files, data, models); the console shows their message only.
 USER_ERRORS = (ValueError, FileNotFoundError, DatasetError, UnsupportedLayerError)
 
+COMMANDS: dict[str, Any] = {
+    "data": {"synth": data.synth, "check": data.check},
+    "pretrain": training.pretrain,
+    "train": training.train,
+    "eval": training.evaluate,
+    "demo": training.demo,
+    "reproduce": reproduce.reproduce,
+    "explain": explain.explain,
+    "explain-demo": explain.explain_demo,
+    "report": report.report,
+}
 
-def _expand_resume(args: list[str]) -> list[str]:
-    """``ulrp train|pretrain --resume RUN_DIR [overrides]`` continues the run in ``RUN_DIR`` with its own saved
-    settings: it stands for ``--config RUN_DIR/config.yaml --out_dir RUN_DIR [overrides]``."""
-    if not args or args[0] not in ("train", "pretrain") or "--resume" not in args:
-        return args
-    at = args.index("--resume")
-    if at + 1 == len(args):
-        raise SystemExit("--resume needs the run directory to continue, e.g. ulrp train --resume runs/train")
-    run_dir = Path(args[at + 1])
-    if not (run_dir / "config.yaml").exists():
-        raise SystemExit(f"--resume {run_dir}: no config.yaml there; is it a run directory written by ulrp {args[0]}?")
-    rest = args[1:at] + args[at + 2 :]
-    return [args[0], "--config", str(run_dir / "config.yaml"), "--out_dir", str(run_dir), *rest]
+#: Commands that write a run directory and can continue one with ``--resume RUN_DIR``.
+RESUMABLE_COMMANDS = ("train", "pretrain")
 
 
-def main(args: list[str] | None = None) -> None:
-    """Entry point of the ``ulrp`` console command."""
-    args = _expand_resume(sys.argv[1:] if args is None else list(args))
-    commands = {
-        "data": {"synth": data.synth, "check": data.check},
-        "pretrain": training.pretrain,
-        "train": training.train,
-        "eval": training.eval,
-        "demo": training.demo,
-        "reproduce": reproduce.reproduce,
-        "explain": explain.explain,
-        "explain-demo": explain.explain_demo,
-        "report": report.report,
-    }
-    auto_cli(commands, args=args, as_positional=False)
+class ResumeRun(argparse.Action):
+    """``--resume RUN_DIR``: the settings saved in ``RUN_DIR/config.yaml`` and ``--out_dir RUN_DIR``; options
+    after it override single settings (the run directory refuses those that change the result)."""
+
+    def __call__(self, parser: Any, cfg: Any, values: Any, option_string: str | None = None) -> None:
+        run = RunDir(Path(values))
+        if not run.config.is_file():
+            raise TypeError(f"{run.path}: no config.yaml there; is it a run directory written by ulrp train/pretrain?")
+        cfg[self.dest] = []  # apply_config records the file read here
+        ActionConfigFile.apply_config(parser, cfg, self.dest, str(run.config))
+        cfg["out_dir"] = run.path
+
+
+def build_parser() -> ArgumentParser:
+    """The parser of every subcommand, with ``--resume`` on those that write a run directory."""
+    parser = auto_parser(COMMANDS, as_positional=False)
+    subcommands = parser._subcommands_action._name_parser_map  # jsonargparse has no public accessor
+    for name in RESUMABLE_COMMANDS:
+        subcommands[name].add_argument(
+            "--resume",
+            action=ResumeRun,
+            metavar="RUN_DIR",
+            help="continue the run in RUN_DIR with its saved settings; options after it override single settings",
+        )
+    return parser
+
+
+def _command(commands: dict[str, Any], config: Namespace) -> tuple[Callable[..., Any], dict[str, Any]]:
+    """The chosen (sub)command's function and its arguments."""
+    name = config["subcommand"]
+    arguments = config[name]
+    if isinstance(commands[name], dict):
+        return _command(commands[name], arguments)
+    values = {key: value for key, value in vars(arguments).items() if key not in ("config", "resume")}
+    return commands[name], values
+
+
+def main(args: list[str] | None = None) -> int:
+    """Entry point of the ``ulrp`` command; returns the exit status (a command's int result, else 0)."""
+    parser = build_parser()
+    config = parser.instantiate(parser.parse_args(sys.argv[1:] if args is None else list(args)))
+    command, arguments = _command(COMMANDS, config)
+    result = command(**arguments)
+    return result if isinstance(result, int) and not isinstance(result, bool) else 0
 
 
 def console() -> None:
     """The ``ulrp`` console command: :func:`main`, with bad input reported as one ``error:`` message instead of a
     traceback (set ``ULRP_DEBUG=1`` to see the traceback)."""
     try:
-        main()
+        status = main()
     except USER_ERRORS as error:
         if os.environ.get("ULRP_DEBUG"):
             raise
         sys.exit(f"error: {error}")
+    sys.exit(status)
 
 
 if __name__ == "__main__":

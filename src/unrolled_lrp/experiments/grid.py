@@ -1,13 +1,13 @@
 """The experiment grid of a study: classifier pre-training once per encoder, then every (encoder, label
-regime, seed, model) run through ``ulrp train`` and ``ulrp eval``, each in its own run directory.
+regime, seed, model) run trained and evaluated (:mod:`unrolled_lrp.runs`), each in its own run directory.
 
 Run directory layout (the report reads it)::
 
     RUN_ROOT/grid.yaml                                  the resolved grid (``--grid`` can read it back)
     RUN_ROOT/timings.csv                                run_dir (relative to RUN_ROOT), seconds
-    RUN_ROOT/{encoder}/pretrain/                        ``ulrp pretrain``: classifier.pt, metrics.json (val.f1), ...
-    RUN_ROOT/{encoder}/n{num_pixel}/seed{seed}/{model}/ ``ulrp train`` + ``ulrp eval``: config.yaml, metrics.json,
-                                                        val_metrics.json, best.pt, last.pt, log.csv, regime list
+    RUN_ROOT/{encoder}/pretrain/                        pre-training: classifier.pt, metrics.json (val.f1), ...
+    RUN_ROOT/{encoder}/n{num_pixel}/seed{seed}/{model}/ training + evaluation (``RunKey.path``): config.yaml,
+                                                        metrics.json, val_metrics.json, best.pt, last.pt, log.csv, ...
 
 A run with ``val_metrics.json`` is finished and skipped; any other is trained (resuming from ``last.pt``) and
 evaluated. Several processes share a grid through ``shard`` ("I/N": the runs whose plan index is I mod N);
@@ -31,15 +31,14 @@ from functools import partial
 from pathlib import Path
 from typing import IO
 
-import torch
 import yaml
 from jsonargparse import ArgumentError, ArgumentParser
 
-from unrolled_lrp.cli import train as cli
+from unrolled_lrp import runs
 from unrolled_lrp.data.pipeline import DataConfig
 from unrolled_lrp.data.synth import write_synthetic_voc
 from unrolled_lrp.models import list_models, supported_architectures
-from unrolled_lrp.training.pretrain import CLASSIFIER_FILE
+from unrolled_lrp.runs import RunDir, RunKey, pretraining_dir
 from unrolled_lrp.training.trainer import TrainConfig
 
 #: The grid's axes; every other setting is shared by all runs of a run root.
@@ -106,18 +105,8 @@ class GridRun:
     """One run of the plan; ``index`` is its position in the whole plan (the shard key)."""
 
     index: int
-    encoder: str
-    num_pixel: int
-    seed: int
-    model: str
-    dir: Path
-
-    @property
-    def status(self) -> str:
-        """finished (evaluated), partial (``last.pt`` to resume from) or todo."""
-        if (self.dir / "val_metrics.json").exists():
-            return "finished"
-        return "partial" if (self.dir / "last.pt").exists() else "todo"
+    key: RunKey
+    run: RunDir
 
 
 def load_grid(path: Path) -> GridConfig:
@@ -168,10 +157,8 @@ def check_grid(grid: GridConfig) -> GridConfig:
 def plan(grid: GridConfig, run_root: Path) -> list[GridRun]:
     """Every run of the grid, encoder-major so that a process pre-trains one encoder before the next."""
     combinations = itertools.product(grid.encoders, grid.regimes, grid.seeds, grid.models)
-    return [
-        GridRun(index, encoder, n, seed, model, run_root / encoder / f"n{n}" / f"seed{seed}" / model)
-        for index, (encoder, n, seed, model) in enumerate(combinations)
-    ]
+    keys = (RunKey(*combination) for combination in combinations)
+    return [GridRun(index, key, RunDir(key.path(run_root))) for index, key in enumerate(keys)]
 
 
 def shard_of(spec: str) -> tuple[int, int]:
@@ -252,9 +239,9 @@ def _timed(run_root: Path, run_dir: Path, work: Callable[[], dict]) -> dict:
     return result
 
 
-def _write_synth(grid: GridConfig) -> None:
+def _write_synth(grid: GridConfig, synth: SynthConfig) -> None:
     """The synthetic dataset, unless ``data.root`` already holds it (``classes.yaml`` is written last)."""
-    root, synth = grid.data.root, grid.synth
+    root = grid.data.root
     settings = {key: value for key, value in asdict(synth).items() if value is not None}
     _once(
         root.with_name(f"{root.name}.lock"),
@@ -263,58 +250,55 @@ def _write_synth(grid: GridConfig) -> None:
     )
 
 
-def _pretraining_finished(out_dir: Path) -> bool:
-    """``ulrp pretrain`` writes the classifier, then evaluates it into ``metrics.json``."""
-    return (out_dir / CLASSIFIER_FILE).exists() and (out_dir / "metrics.json").exists()
-
-
 def _pretrained(grid: GridConfig, run_root: Path, encoder: str, device: str) -> Path:
-    """The encoder's pre-trained classifier, pre-training it first if no process has yet."""
-    out_dir = run_root / encoder / "pretrain"
+    """The encoder's pre-trained classifier, pre-training it first (seed 0) if no process has yet."""
+    run = pretraining_dir(run_root, encoder)
     data = replace(grid.data, num_pixel=None, seed=0)
     optim = replace(grid.pretrain, seed=0, device=device)
 
     def work() -> dict:
-        torch.manual_seed(0)
-        print(f"pre-training {encoder} -> {out_dir}")
+        print(f"pre-training {encoder} -> {run.path}")
         return _timed(
-            run_root, out_dir, lambda: cli.pretrain(data, optim, arch=encoder, weights=grid.weights, out_dir=out_dir)
+            run_root, run.path, lambda: runs.pretrain(data, optim, run.path, arch=encoder, weights=grid.weights)
         )
 
-    _once(run_root / encoder / "pretrain.lock", partial(_pretraining_finished, out_dir), work)
-    return out_dir / CLASSIFIER_FILE
+    _once(run_root / encoder / "pretrain.lock", lambda: run.status == "finished", work)
+    return run.classifier
 
 
-def _train_and_eval(grid: GridConfig, run: GridRun, classifier: Path, device: str) -> dict:
-    """``ulrp train`` (resumed from ``last.pt``, else started afresh) then ``ulrp eval`` of one run."""
+def _train_and_eval(grid: GridConfig, planned: GridRun, classifier: Path, device: str) -> dict:
+    """Train one run (resumed from ``last.pt``, else started afresh), then evaluate it."""
+    key, run = planned.key, planned.run
     if run.status == "todo":  # nothing to resume: drop what an attempt killed before its first checkpoint left
-        shutil.rmtree(run.dir, ignore_errors=True)
-    data = replace(grid.data, num_pixel=run.num_pixel, seed=run.seed if grid.regime_seed is None else grid.regime_seed)
-    torch.manual_seed(run.seed)  # the decoders that are not tied to the classifier start from this seed
-    cli.train(
+        shutil.rmtree(run.path, ignore_errors=True)
+    data = replace(grid.data, num_pixel=key.num_pixel, seed=key.seed if grid.regime_seed is None else grid.regime_seed)
+    runs.train(
         data,
-        replace(grid.train, seed=run.seed, device=device),
-        model=run.model,
-        arch=run.encoder,
+        replace(grid.train, seed=key.seed, device=device),
+        run.path,
+        model=key.model,
+        arch=key.encoder,
         classifier_checkpoint=classifier,
-        model_args=grid.model_args.get(run.model),
-        out_dir=run.dir,
+        model_args=grid.model_args.get(key.model),
     )
-    return cli.eval(data, run.dir, device)
+    metrics, _ = runs.evaluate_run(data, run.path, device)
+    return metrics
 
 
-def _print_plan(grid: GridConfig, run_root: Path, runs: list[GridRun]) -> None:
+def _print_plan(grid: GridConfig, run_root: Path, planned: list[GridRun]) -> None:
     for encoder in grid.encoders:
-        out_dir = run_root / encoder / "pretrain"
-        print(f"pretrain {encoder:<10} {'finished' if _pretraining_finished(out_dir) else 'todo':<8} {out_dir}")
+        pretraining = pretraining_dir(run_root, encoder)
+        status = "finished" if pretraining.status == "finished" else "todo"
+        print(f"pretrain {encoder:<10} {status:<8} {pretraining.path}")
     print(f"{'#':>4} {'encoder':<10} {'regime':>6} {'seed':>4} {'model':<13} {'status':<8} directory")
-    for run in runs:
+    for item in planned:
+        key = item.key
         print(
-            f"{run.index:>4} {run.encoder:<10} {run.num_pixel:>6} {run.seed:>4} {run.model:<13} {run.status:<8} "
-            f"{run.dir}"
+            f"{item.index:>4} {key.encoder:<10} {key.num_pixel:>6} {key.seed:>4} {key.model:<13} "
+            f"{item.run.status:<8} {item.run.path}"
         )
-    counts = {status: sum(run.status == status for run in runs) for status in ("finished", "partial", "todo")}
-    print(f"{len(runs)} runs: " + ", ".join(f"{count} {status}" for status, count in counts.items()))
+    counts = {status: sum(item.run.status == status for item in planned) for status in ("finished", "partial", "todo")}
+    print(f"{len(planned)} runs: " + ", ".join(f"{count} {status}" for status, count in counts.items()))
 
 
 def run_grid(
@@ -330,23 +314,24 @@ def run_grid(
         dry_run: print the plan with each run's status and run nothing.
     """
     index, count = shard_of(shard)
-    runs = [run for run in plan(grid, run_root) if run.index % count == index]
-    _print_plan(grid, run_root, runs)
-    todo = [run for run in runs if run.status != "finished"]
+    planned = [item for item in plan(grid, run_root) if item.index % count == index]
+    _print_plan(grid, run_root, planned)
+    todo = [item for item in planned if item.run.status != "finished"]
     if dry_run:
         return todo
     device = device or grid.train.device
     run_root.mkdir(parents=True, exist_ok=True)
     _write_grid_file(grid, run_root)
     if grid.synth is not None:
-        _write_synth(grid)
+        _write_synth(grid, grid.synth)
     start = time.perf_counter()
-    for number, run in enumerate(todo, 1):
-        classifier = _pretrained(grid, run_root, run.encoder, device)
+    for number, item in enumerate(todo, 1):
+        key = item.key
+        classifier = _pretrained(grid, run_root, key.encoder, device)
         print(
-            f"[{number}/{len(todo)}] {run.encoder} n{run.num_pixel} seed{run.seed} {run.model} ({run.status}) "
-            f"-> {run.dir}"
+            f"[{number}/{len(todo)}] {key.encoder} n{key.num_pixel} seed{key.seed} {key.model} ({item.run.status}) "
+            f"-> {item.run.path}"
         )
-        metrics = _timed(run_root, run.dir, partial(_train_and_eval, grid, run, classifier, device))
+        metrics = _timed(run_root, item.run.path, partial(_train_and_eval, grid, item, classifier, device))
         print(f"  val mIoU {100 * metrics['miou']:.2f}; {time.perf_counter() - start:.0f} s since start")
     return todo

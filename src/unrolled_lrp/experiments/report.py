@@ -1,10 +1,8 @@
 """The paper's Tables 1-3, an mIoU-vs-labels plot and Figures 2-3 from a grid of finished runs.
 
-Run layout (written by the grid runner)::
-
-    RUN_ROOT/{encoder}/pretrain/metrics.json                      classifier F1 before segmentation training
-    RUN_ROOT/{encoder}/n{num_pixel}/seed{seed}/{model}/           one training run
-        val_metrics.json (finished runs only), metrics.json, config.yaml, snapshots/
+Runs are found through :class:`~unrolled_lrp.runs.RunKey` (the grid's layout) and read through
+:class:`~unrolled_lrp.runs.RunDir`; the classifier F1 before segmentation training comes from each encoder's
+pre-training run (:func:`~unrolled_lrp.runs.pretraining_dir`).
 
 Cells are mean ± sample standard deviation over seeds, in percent; the best mean of each column is bold
 (per encoder, as in the paper; Table 2 compares encoders). Cells averaging fewer seeds than the table's
@@ -15,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import json
-import re
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -26,9 +23,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import yaml  # noqa: E402
 
 from unrolled_lrp.data.classes import VOC, ClassSet  # noqa: E402
+from unrolled_lrp.runs import RunDir, RunKey, pretraining_dir  # noqa: E402
 from unrolled_lrp.training.snapshots import list_snapshots, load_snapshot  # noqa: E402
 from unrolled_lrp.visualisation.evolution import (  # noqa: E402
     pick_steps,
@@ -52,18 +49,13 @@ PRETRAIN_COLUMN = "0"
 FIGURE_STEPS = 6
 """Snapshot columns in Figures 2 and 3."""
 
-_RUN_DIR = re.compile(r"n(\d+)/seed(\d+)$")
-
 
 @dataclass(frozen=True)
 class Run:
-    """A finished run: where it sits in the grid and its val metrics (``val_metrics.json``)."""
+    """A finished run: where it sits in the grid, its directory and its val metrics (``val_metrics.json``)."""
 
-    encoder: str
-    num_pixel: int
-    seed: int
-    model: str
-    path: Path
+    key: RunKey
+    run: RunDir
     val: dict
 
 
@@ -101,32 +93,23 @@ class Table:
 
 
 def collect_runs(run_root: Path) -> list[Run]:
-    """Every run under ``run_root`` with a ``val_metrics.json``, i.e. trained and evaluated."""
+    """Every finished run under ``run_root`` (trained and evaluated), in key order."""
     runs = []
-    for metrics in sorted(run_root.glob("*/n*/seed*/*/val_metrics.json")):
-        run_dir = metrics.parent
-        match = _RUN_DIR.search(run_dir.parent.relative_to(run_root).as_posix())
-        if match:
-            runs.append(
-                Run(
-                    run_dir.parents[2].name,
-                    int(match[1]),
-                    int(match[2]),
-                    run_dir.name,
-                    run_dir,
-                    json.loads(metrics.read_text()),
-                )
-            )
+    for key in RunKey.find(run_root):
+        run = RunDir(key.path(run_root))
+        if run.status == "finished":
+            runs.append(Run(key, run, json.loads(run.val_metrics.read_text())))
     return runs
 
 
 def pretrain_f1(run_root: Path) -> dict[str, float]:
-    """Classifier val F1 after pre-training, per encoder (Table 2, column "0")."""
+    """Classifier val F1 after pre-training, per encoder with a finished pre-training (Table 2, column "0")."""
     scores = {}
-    for path in sorted(run_root.glob("*/pretrain/metrics.json")):
-        f1 = json.loads(path.read_text()).get("val", {}).get("f1")
+    for encoder in sorted(path.name for path in run_root.iterdir() if path.is_dir()):
+        run = pretraining_dir(run_root, encoder)
+        f1 = json.loads(run.metrics.read_text()).get("val", {}).get("f1") if run.status == "finished" else None
         if f1 is not None:
-            scores[path.parents[1].name] = f1
+            scores[encoder] = f1
     return scores
 
 
@@ -141,13 +124,13 @@ def _cells(runs: Iterable[Run], encoder: str, model: str, metric: str) -> dict[s
     """The regimes' cells of one (encoder, model) row; runs without ``metric`` do not count."""
     values: dict[int, list[float]] = defaultdict(list)
     for run in runs:
-        if (run.encoder, run.model) == (encoder, model) and run.val.get(metric) is not None:
-            values[run.num_pixel].append(run.val[metric])
+        if (run.key.encoder, run.key.model) == (encoder, model) and run.val.get(metric) is not None:
+            values[run.key.num_pixel].append(run.val[metric])
     return {str(num_pixel): summarise(values[num_pixel]) for num_pixel in sorted(values)}
 
 
 def _encoders(runs: Iterable[Run]) -> list[str]:
-    return sorted({run.encoder for run in runs})
+    return sorted({run.key.encoder for run in runs})
 
 
 def miou_table(name: str, title: str, runs: Sequence[Run], models: Sequence[str]) -> Table:
@@ -263,7 +246,7 @@ def plot_miou_vs_labels(runs: Sequence[Run], path: Path) -> Path:
                     capsize=3,
                     label=MODEL_NAMES[model],
                 )
-        ticks = sorted({run.num_pixel for run in runs if run.encoder == encoder})
+        ticks = sorted({run.key.num_pixel for run in runs if run.key.encoder == encoder})
         ax.set_xscale("log")
         ax.set_xticks(ticks, [str(t) for t in ticks])
         ax.minorticks_off()
@@ -278,7 +261,7 @@ def plot_miou_vs_labels(runs: Sequence[Run], path: Path) -> Path:
 
 def _class_set(run: Run, num_classes: int) -> ClassSet:
     """The run's classes from its config; numbered names when the class file is gone (runs copied elsewhere)."""
-    classes = yaml.safe_load((run.path / "config.yaml").read_text())["data"].get("classes")
+    classes = run.run.saved_config()["data"].get("classes")
     if classes is None:
         return VOC
     if Path(classes).is_file():
@@ -288,18 +271,18 @@ def _class_set(run: Run, num_classes: int) -> ClassSet:
 
 def _best_step(run: Run) -> int | None:
     """The step of the selected checkpoint (peak hold-out mIoU), where Figures 2 and 3 stop."""
-    metrics = run.path / "metrics.json"
+    metrics = run.run.metrics
     return json.loads(metrics.read_text()).get("holdout", {}).get("step") if metrics.is_file() else None
 
 
 def save_evolution_figures(run: Run, out_dir: Path) -> list[Path]:
     """Figures 2 and 3 of one run from its snapshots (none without snapshots; no Figure 3 without heatmaps)."""
-    available = list_snapshots(run.path)
+    available = list_snapshots(run.run.path)
     if not available:
         return []
     snapshots = [load_snapshot(available[s]) for s in pick_steps(list(available), FIGURE_STEPS, _best_step(run))]
     classes = _class_set(run, len(snapshots[0]["labels"][0]))
-    stem = f"{run.encoder}_n{run.num_pixel}_seed{run.seed}.png"
+    stem = f"{run.key.encoder}_n{run.key.num_pixel}_seed{run.key.seed}.png"
     paths = [save_segmentation_evolution(snapshots, classes, out_dir / f"figure2_{stem}")]
     if "scores" in snapshots[0]:
         paths.append(save_heatmap_evolution(snapshots, classes, out_dir / f"figure3_{stem}"))
@@ -320,7 +303,9 @@ def write_report(run_root: Path, out_dir: Path | None = None) -> str:
     to ``out_dir`` (default ``run_root/report``); return the Markdown."""
     runs = collect_runs(run_root)
     if not runs:
-        raise FileNotFoundError(f"no finished runs (*/n*/seed*/*/val_metrics.json) under {run_root}")
+        raise FileNotFoundError(
+            f"no finished runs (ENCODER/nN/seedS/MODEL/val_metrics.json) under {run_root}; run ulrp reproduce first"
+        )
     out_dir = run_root / "report" if out_dir is None else out_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     tables = [table for table in build_tables(run_root, runs) if table.rows]
@@ -330,6 +315,6 @@ def write_report(run_root: Path, out_dir: Path | None = None) -> str:
     (out_dir / "tables.md").write_text(markdown)
     plot_miou_vs_labels(runs, out_dir / "miou_vs_labels.png")
     for run in runs:
-        if run.model == "unrolled_lrp":
+        if run.key.model == "unrolled_lrp":
             save_evolution_figures(run, out_dir)
     return markdown
