@@ -91,7 +91,10 @@ class ClassSet:
     @classmethod
     def from_yaml(cls, path: str | Path) -> ClassSet:
         """Read ``classes: [...]`` and optional ``palette: [[r, g, b], ...]`` from a YAML file."""
-        config = yaml.safe_load(Path(path).read_text()) or {}
+        try:
+            config = yaml.safe_load(Path(path).read_text()) or {}
+        except yaml.YAMLError as error:
+            raise ValueError(f"{path}: not valid YAML ({' '.join(str(error).split())})") from None
         if not isinstance(config, dict) or not isinstance(config.get("classes"), list):
             raise ValueError(
                 f"{path}: expected a mapping with a 'classes' list, e.g. 'classes: [background, cat, dog]'"

@@ -11,6 +11,7 @@ Weights come from one of two places, never the network at run time:
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import torch
@@ -111,7 +112,12 @@ def load_checkpoint(classifier: nn.Module, checkpoint: Path | str) -> None:
     ``unrolled_lrp``/``ws_ae`` runs (whose only parameters are the classifier's). Every key must match in
     name and shape; a partial load would silently leave layers randomly initialised.
     """
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError) as error:  # torch's ways to refuse a foreign file
+        raise ValueError(
+            f"checkpoint {checkpoint} cannot be read ({type(error).__name__}); it may be truncated or not a checkpoint"
+        ) from None
     if isinstance(state, dict) and "model" in state:
         state = state["model"]
     if not isinstance(state, dict):
