@@ -11,6 +11,7 @@ import yaml
 
 from unrolled_lrp.cli.main import main
 from unrolled_lrp.data.problems import DatasetError
+from unrolled_lrp.data.synth import write_synthetic_voc
 from unrolled_lrp.training.checkpoint import load
 
 
@@ -218,3 +219,20 @@ def test_unknown_model_and_missing_dataset_give_clear_errors(tiny_voc, tmp_path)
     missing = tmp_path / "no_such_dataset"
     with pytest.raises(DatasetError, match=rf"{missing}: no VOC2012 folder found"):
         main(["train", "--data.root", str(missing), "--out_dir", str(tmp_path / "run")])
+
+
+def test_a_fully_pixel_labelled_dataset_pretrains_and_evaluates(tmp_path):
+    """Pre-training and evaluation read the val list alone: no regime or batch sampler that would need an
+    image-level-only pool, which a dataset with a mask for every training image does not have."""
+    root = tmp_path / "voc"
+    write_synthetic_voc(
+        root, num_pixel_train=8, num_val=4, num_image_level=0, image_size=32, classes=["background", "cat", "dog"]
+    )
+    data = ["--data.root", str(root), "--data.classes", str(root / "classes.yaml"), "--data.crop_size", "32"]
+    data += ["--data.batch_size", "4"]
+    main(["pretrain", *data, *_optim(2), "--out_dir", str(tmp_path / "pretrain")])
+    assert 0 <= json.loads((tmp_path / "pretrain" / "metrics.json").read_text())["val"]["f1"] <= 1
+    run = tmp_path / "unet"
+    main(["train", *data, *_optim(2), "--model", "unet", "--data.num_pixel", "4", "--out_dir", str(run)])
+    main(["eval", *data, "--run_dir", str(run)])
+    assert 0 <= json.loads((run / "val_metrics.json").read_text())["miou"] <= 1
