@@ -12,7 +12,6 @@ from .synth import write_synthetic_voc
 from .transforms import (
     IMAGENET_MEAN,
     IMAGENET_STD,
-    NETWORK_STRIDE,
     RandomScale,
     crop_to_size,
     eval_transform,
@@ -35,7 +34,6 @@ __all__ = [
     "IGNORE_INDEX",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
-    "NETWORK_STRIDE",
     "VOC",
     "VOC_CLASSES",
     "Batch",

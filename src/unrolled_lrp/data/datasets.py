@@ -9,8 +9,10 @@ import torch
 from torch.utils.data import Dataset
 from torchvision import tv_tensors
 
+from unrolled_lrp.models.base import INPUT_MULTIPLE
+
 from .classes import IGNORE_INDEX, ClassSet
-from .transforms import NETWORK_STRIDE, pad_bottom_right, padded_size
+from .transforms import pad_bottom_right, padded_size
 from .voc import VocItem, read_image, read_mask
 
 Transform = Callable[[tv_tensors.Image, tv_tensors.Mask], tuple[torch.Tensor, torch.Tensor]]
@@ -94,4 +96,4 @@ def collate(samples: Sequence[Sample], stride: int = 1) -> Batch:
 
 def eval_collate(samples: Sequence[Sample]) -> Batch:
     """:func:`collate` padding full-resolution images to a multiple of the network stride (32)."""
-    return collate(samples, NETWORK_STRIDE)
+    return collate(samples, INPUT_MULTIPLE)

@@ -17,15 +17,14 @@ from torchvision.transforms import v2
 from torchvision.transforms.v2 import InterpolationMode
 from torchvision.transforms.v2 import functional as F
 
+from unrolled_lrp.models.base import INPUT_MULTIPLE
+
 from .classes import IGNORE_INDEX
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 """Channel means of the ImageNet-pretrained torchvision encoders (inputs scaled to [0, 1])."""
 IMAGENET_STD = (0.229, 0.224, 0.225)
 """Channel standard deviations matching :data:`IMAGENET_MEAN`."""
-
-NETWORK_STRIDE = 32
-"""Total downsampling of VGG/ResNet encoders: evaluation inputs are padded to a multiple of it."""
 
 
 class RandomScale(v2.Transform):
@@ -81,7 +80,7 @@ def eval_transform() -> v2.Compose:
     return to_normalised()
 
 
-def padded_size(height: int, width: int, stride: int = NETWORK_STRIDE) -> tuple[int, int]:
+def padded_size(height: int, width: int, stride: int = INPUT_MULTIPLE) -> tuple[int, int]:
     """Smallest size ≥ (height, width) divisible by ``stride``."""
     return math.ceil(height / stride) * stride, math.ceil(width / stride) * stride
 

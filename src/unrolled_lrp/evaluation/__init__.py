@@ -1,5 +1,5 @@
 """Evaluation metrics: dataset-level mIoU and foreground classification F1."""
 
-from .metrics import IGNORE_INDEX, ClassificationF1, SegmentationMetrics, metrics_table
+from .metrics import ClassificationF1, SegmentationMetrics, metrics_table
 
-__all__ = ["IGNORE_INDEX", "ClassificationF1", "SegmentationMetrics", "metrics_table"]
+__all__ = ["ClassificationF1", "SegmentationMetrics", "metrics_table"]

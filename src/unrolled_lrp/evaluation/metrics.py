@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from torch import Tensor, nn
 from torchmetrics.classification import MulticlassConfusionMatrix, MultilabelStatScores
 
-IGNORE_INDEX = 255
+from unrolled_lrp.data.classes import IGNORE_INDEX
 
 
 def _nan_to_none(values: Tensor) -> list[float | None]:

@@ -50,6 +50,9 @@ class SegmentationModel(nn.Module):
     #: True: trained on mixed batches with classification BCE (mt_unet, unrolled_lrp, ws_ae);
     #: False: pixel-labelled batches with the segmentation loss only (unet, fcn).
     uses_image_labels: bool = False
+    #: True: ``seg_logits`` are (scaled) explanation heatmaps, worth showing as per-class maps (unrolled_lrp,
+    #: ws_ae); False: a decoder's logits.
+    segments_by_heatmaps: bool = False
 
     def forward(self, x: Tensor, seg_mask: Tensor | None = None) -> SegmentationOutput:
         raise NotImplementedError(f"{type(self).__name__} must implement forward(x, seg_mask)")

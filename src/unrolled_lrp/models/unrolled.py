@@ -27,6 +27,7 @@ class UnrolledSegmenter(SegmentationModel):
     """
 
     uses_image_labels = True
+    segments_by_heatmaps = True
 
     def __init__(
         self,

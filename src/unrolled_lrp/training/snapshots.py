@@ -27,7 +27,6 @@ from torch.utils.data import Dataset
 from unrolled_lrp.data.datasets import eval_collate
 from unrolled_lrp.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from unrolled_lrp.models import SegmentationModel
-from unrolled_lrp.models.unrolled import UnrolledSegmenter
 
 from .checkpoint import save_atomic
 
@@ -47,7 +46,7 @@ def _to_uint8(image: Tensor) -> Tensor:
 def _predict(model: SegmentationModel, val: Dataset, step: int, num_images: int) -> dict | None:
     """The snapshot's contents (see the module docstring); None when the model does not segment."""
     device = next(model.parameters()).device
-    heatmaps = isinstance(model, UnrolledSegmenter)
+    heatmaps = model.segments_by_heatmaps
     snapshot: dict = {"step": step, "ids": [], "images": [], "masks": [], "labels": [], "segmentations": []}
     if heatmaps:
         snapshot["scores"] = []
