@@ -16,5 +16,9 @@ setup: $(VENV)/.installed
 demo: setup
 	$(VENV)/bin/ulrp demo
 
+# Lint, format and types first: CI fails on a violation before spending minutes on the tests.
 test: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 	$(PY) -m pytest -q

@@ -52,6 +52,7 @@ class ResumeRun(argparse.Action):
 def build_parser() -> ArgumentParser:
     """The parser of every subcommand, with ``--resume`` on those that write a run directory."""
     parser = auto_parser(COMMANDS, as_positional=False)
+    assert parser._subcommands_action is not None
     subcommands = parser._subcommands_action._name_parser_map  # jsonargparse has no public accessor
     for name in RESUMABLE_COMMANDS:
         subcommands[name].add_argument(

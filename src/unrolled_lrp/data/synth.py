@@ -129,8 +129,8 @@ def _annotation(
         ):
             ET.SubElement(element, tag).text = text
         bndbox = ET.SubElement(element, "bndbox")
-        for tag, value in box.items():
-            ET.SubElement(bndbox, tag).text = str(int(value))
+        for tag, coordinate in box.items():
+            ET.SubElement(bndbox, tag).text = str(int(coordinate))
     return ET.ElementTree(root)
 
 

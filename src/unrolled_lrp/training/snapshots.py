@@ -22,9 +22,8 @@ from pathlib import Path
 
 import torch
 from torch import Tensor
-from torch.utils.data import Dataset
 
-from unrolled_lrp.data.datasets import eval_collate
+from unrolled_lrp.data.datasets import SegmentationDataset, eval_collate
 from unrolled_lrp.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from unrolled_lrp.models import SegmentationModel
 
@@ -43,7 +42,7 @@ def _to_uint8(image: Tensor) -> Tensor:
     return (image.cpu() * std + mean).mul(255).round().clamp(0, 255).to(torch.uint8)
 
 
-def _predict(model: SegmentationModel, val: Dataset, step: int, num_images: int) -> dict | None:
+def _predict(model: SegmentationModel, val: SegmentationDataset, step: int, num_images: int) -> dict | None:
     """The snapshot's contents (see the module docstring); None when the model does not segment."""
     device = next(model.parameters()).device
     heatmaps = model.segments_by_heatmaps
@@ -68,7 +67,9 @@ def _predict(model: SegmentationModel, val: Dataset, step: int, num_images: int)
 
 
 @torch.no_grad()
-def take_snapshot(model: SegmentationModel, val: Dataset, step: int, run_dir: Path, num_images: int = 4) -> Path | None:
+def take_snapshot(
+    model: SegmentationModel, val: SegmentationDataset, step: int, run_dir: Path, num_images: int = 4
+) -> Path | None:
     """Predict the first ``num_images`` items of ``val`` one at a time at full resolution (padded to the network
     stride, cropped back, as in evaluation) and save them as ``snapshot_path(run_dir, step)``.
 
@@ -86,7 +87,7 @@ def take_snapshot(model: SegmentationModel, val: Dataset, step: int, run_dir: Pa
 
 
 def maybe_snapshot(
-    model: SegmentationModel, val: Dataset, step: int, run_dir: Path, every: int, num_images: int
+    model: SegmentationModel, val: SegmentationDataset, step: int, run_dir: Path, every: int, num_images: int
 ) -> None:
     """The trainer's hook: a snapshot when snapshots are on (``every > 0``) and ``step`` is a multiple of ``every``."""
     if every > 0 and step % every == 0:

@@ -34,7 +34,9 @@ def pick_steps(steps: Sequence[int], columns: int, last: int | None = None) -> l
     return [eligible[i] for i in dict.fromkeys(positions.tolist())]
 
 
-def _grid(rows: list[tuple[str, int, CellPainter]], snapshots: Sequence[dict], classes: ClassSet, path: Path) -> Path:
+def _grid(
+    rows: Sequence[tuple[str, int, CellPainter]], snapshots: Sequence[dict], classes: ClassSet, path: Path
+) -> Path:
     """Lay out ``rows`` (row label, image index, painter of the in-between cells) as input | steps | truth."""
     columns = len(snapshots) + 2
     fig, axes = plt.subplots(len(rows), columns, figsize=(1.8 * columns, 1.8 * len(rows)), squeeze=False)
