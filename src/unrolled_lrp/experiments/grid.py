@@ -20,7 +20,6 @@ from __future__ import annotations
 import csv
 import fcntl
 import itertools
-import json
 import os
 import shutil
 import time
@@ -38,7 +37,7 @@ from unrolled_lrp import runs
 from unrolled_lrp.data.pipeline import DataConfig
 from unrolled_lrp.data.synth import write_synthetic_voc
 from unrolled_lrp.models import list_models, supported_architectures
-from unrolled_lrp.runs import RunDir, RunKey, pretraining_dir
+from unrolled_lrp.runs import RunDir, RunKey, plain_config, pretraining_dir
 from unrolled_lrp.training.trainer import TrainConfig
 
 #: The grid's axes; every other setting is shared by all runs of a run root.
@@ -174,7 +173,7 @@ def shard_of(spec: str) -> tuple[int, int]:
 
 def _plain(grid: GridConfig) -> dict:
     """The grid as YAML-safe data (paths as strings) that ``load_grid`` reads back."""
-    return json.loads(json.dumps(asdict(grid), default=str))
+    return plain_config(grid=grid)["grid"]
 
 
 def _settings(plain: dict) -> dict:
