@@ -208,3 +208,12 @@ def test_only_one_process_does_a_shared_step_while_the_others_wait(tmp_path):
     for thread in threads:
         thread.join()
     assert len(calls) == 1 and marker.exists()
+
+
+def test_a_grid_on_a_fully_pixel_labelled_dataset_runs_to_the_end(tmp_path):
+    """Pre-training reads only the val list after training, so a dataset without image-level-only images works."""
+    config = tiny_grid(tmp_path)
+    config["synth"]["num_image_level"] = 0
+    config.update(models=["unrolled_lrp"], regimes=[2], seeds=[0])
+    run_grid(load_grid(write_config(tmp_path / "grid.yaml", config)), tmp_path / "runs")
+    assert (tmp_path / "runs" / "resnet18" / "n2" / "seed0" / "unrolled_lrp" / "val_metrics.json").is_file()
