@@ -1,0 +1,57 @@
+"""Run directories and run keys without training: layout round trip, status, the resume check."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from unrolled_lrp.runs import RESUMABLE_CHANGES, RunDir, RunKey, pretraining_dir
+
+
+def test_a_run_key_round_trips_through_its_path(tmp_path):
+    key = RunKey("resnet50", 20, 2, "unrolled_lrp")
+    assert key.path(tmp_path) == tmp_path / "resnet50" / "n20" / "seed2" / "unrolled_lrp"
+    assert RunKey.parse(tmp_path, key.path(tmp_path)) == key
+
+
+@pytest.mark.parametrize("relative", ["resnet50/pretrain", "resnet50/20/seed2/unet", "resnet50/n20/seedx/unet"])
+def test_other_layouts_are_no_run_key(tmp_path, relative):
+    with pytest.raises(ValueError, match="nN/seedS"):
+        RunKey.parse(tmp_path, tmp_path / relative)
+
+
+def test_find_lists_the_run_directories_and_skips_other_folders(tmp_path):
+    keys = [RunKey("vgg16_bn", 100, 0, "unet"), RunKey("resnet50", 20, 1, "fcn")]
+    for key in keys:
+        key.path(tmp_path).mkdir(parents=True)
+    (tmp_path / "resnet50" / "pretrain" / "snapshots" / "x").mkdir(parents=True)
+    (tmp_path / "report" / "nothing" / "seed" / "x").mkdir(parents=True)
+    assert RunKey.find(tmp_path) == sorted(keys)
+
+
+def test_status_follows_the_files(tmp_path):
+    run, pretraining = RunDir(tmp_path / "run"), pretraining_dir(tmp_path, "resnet18")
+    assert run.status == pretraining.status == "todo"
+    for each in (run, pretraining):
+        each.path.mkdir(parents=True)
+        each.last.write_bytes(b"")
+        each.metrics.write_text("{}")
+    assert run.status == "partial" and pretraining.status == "finished"
+    run.val_metrics.write_text("{}")
+    assert run.status == "finished"
+
+
+def test_the_resume_check_allows_the_resumable_settings_only(tmp_path):
+    run = RunDir(tmp_path)
+    config = {"optim": {"steps": 10, "lr": 1e-3, "device": "cpu"}, "model": "unet"}
+    run.prepare(config, overwrite=False)
+    assert {"optim.steps", "optim.device"} <= RESUMABLE_CHANGES
+    run.check_resumable({"optim": {"steps": 20, "lr": 1e-3, "device": "cuda"}, "model": "unet"})
+    with pytest.raises(ValueError, match=r"model: 'unet' -> 'fcn', optim\.lr: 0\.001 -> 0\.01"):
+        run.check_resumable({"optim": {"steps": 10, "lr": 1e-2, "device": "cpu"}, "model": "fcn"})
+
+
+def test_a_folder_without_config_is_no_run(tmp_path: Path):
+    with pytest.raises(FileNotFoundError, match="no config.yaml there"):
+        RunDir(tmp_path).saved_config()
