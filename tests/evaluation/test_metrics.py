@@ -91,3 +91,13 @@ def test_f1_without_any_positive_is_undefined():
     f1 = ClassificationF1(3)
     f1.update(torch.full((2, 3), -1.0), torch.zeros(2, 3))
     assert f1.compute()["f1"] is None
+
+
+def test_f1_of_a_single_foreground_class_by_hand():
+    """Background plus one class (binary segmentation datasets): tp 2, fp 1, fn 1 -> F1 = 4 / 6."""
+    f1 = ClassificationF1(2, ["background", "road"])
+    logits = torch.tensor([[1.0, 2.0], [1.0, 3.0], [1.0, -1.0], [1.0, 1.0], [1.0, -2.0]])
+    target = torch.tensor([[1, 1], [1, 1], [1, 1], [1, 0], [1, 0]])
+    f1.update(logits, target)
+    result = f1.compute()
+    assert result["f1"] == pytest.approx(4 / 6) and result["per_class_f1"]["road"] == pytest.approx(4 / 6)

@@ -25,7 +25,7 @@ import math
 from collections.abc import Sequence
 
 from torch import Tensor, nn
-from torchmetrics.classification import MulticlassConfusionMatrix, MultilabelStatScores
+from torchmetrics.classification import BinaryStatScores, MulticlassConfusionMatrix, MultilabelStatScores
 
 from unrolled_lrp.data.classes import IGNORE_INDEX
 
@@ -104,7 +104,12 @@ class ClassificationF1(nn.Module):
         if num_classes < 2:
             raise ValueError(f"need background plus at least one foreground class, got num_classes={num_classes}")
         self.class_names = _names(class_names, num_classes)[1:]
-        self.stats = MultilabelStatScores(num_labels=num_classes - 1, average=None, sync_on_compute=False)
+        foreground = num_classes - 1  # torchmetrics' multilabel scores need two labels; one is the binary case
+        self.stats = (
+            MultilabelStatScores(num_labels=foreground, average=None, sync_on_compute=False)
+            if foreground > 1
+            else BinaryStatScores(sync_on_compute=False)
+        )
 
     def update(self, logits: Tensor, target: Tensor) -> None:
         self.stats.update((logits[:, 1:] > 0).long(), target[:, 1:].long())
@@ -114,7 +119,7 @@ class ClassificationF1(nn.Module):
 
     def compute(self) -> dict:
         """``f1`` (macro over foreground classes seen) and ``per_class_f1`` (name → F1 or None)."""
-        true_pos, false_pos, _, false_neg, _ = self.stats.compute().double().unbind(-1)
+        true_pos, false_pos, _, false_neg, _ = self.stats.compute().double().reshape(-1, 5).unbind(-1)
         f1 = 2 * true_pos / (2 * true_pos + false_pos + false_neg)  # NaN: no positives at all
         return {"f1": _nan_mean(f1), "per_class_f1": dict(zip(self.class_names, _nan_to_none(f1)))}
 
