@@ -131,13 +131,6 @@ class RunDir:
         self.path.mkdir(parents=True, exist_ok=True)
         self.config.write_text(yaml.safe_dump(config, sort_keys=False))
 
-    def write_json(self, path: Path, result: dict) -> dict:
-        path.write_text(json.dumps(result, indent=2))
-        return result
-
-    def read_json(self, path: Path) -> dict:
-        return json.loads(path.read_text())
-
 
 @dataclass(frozen=True, order=True)
 class RunKey:
@@ -197,6 +190,11 @@ def plain_config(**values: Any) -> dict[str, Any]:
     )
 
 
+def _write_json(path: Path, result: dict) -> dict:
+    path.write_text(json.dumps(result, indent=2))
+    return result
+
+
 def _start(run: RunDir, overwrite: bool, device: str, **config: Any) -> Distributed:
     """Join the torchrun job if there is one; rank 0 prepares the run directory while the other ranks wait."""
     ranks = setup(device)
@@ -252,9 +250,7 @@ def pretrain(
     if not ranks.is_main:
         return {}
     metrics = evaluate(ImageClassifier(classifier), val_set(data), list(classes.names), optim.device)
-    return run.write_json(
-        run.metrics, {"arch": arch, "steps": optim.steps, "checkpoint": str(checkpoint), "val": metrics}
-    )
+    return _write_json(run.metrics, {"arch": arch, "steps": optim.steps, "checkpoint": str(checkpoint), "val": metrics})
 
 
 def train(
@@ -285,7 +281,7 @@ def train(
     if not ranks.is_main:
         return {}
     result = {"model": model, "arch": arch, "parameters": count_parameters(segmenter), "holdout": best}
-    return run.write_json(run.metrics, result)
+    return _write_json(run.metrics, result)
 
 
 def evaluate_run(data: DataConfig, run_dir: Path, device: str = "cpu") -> tuple[dict, str]:
@@ -308,7 +304,7 @@ def evaluate_run(data: DataConfig, run_dir: Path, device: str = "cpu") -> tuple[
     metrics = evaluate(segmenter.to(device), val_set(data), list(classes.names), device)
     table = metrics_table(metrics)
     run.val_table.write_text(table)
-    return run.write_json(run.val_metrics, metrics), table
+    return _write_json(run.val_metrics, metrics), table
 
 
 def pretrain_summary(result: dict) -> str:
