@@ -8,7 +8,7 @@ import sys
 
 import torch
 
-from unrolled_lrp.cli import train as cli_train
+from unrolled_lrp import runs
 from unrolled_lrp.cli.main import main
 
 
@@ -22,5 +22,5 @@ def _saving_weights(loop):
 
 
 if __name__ == "__main__":
-    cli_train.train_loop = _saving_weights(cli_train.train_loop)
+    runs.train_loop = _saving_weights(runs.train_loop)
     main(sys.argv[1:])
