@@ -36,7 +36,7 @@ def _model(
 
 
 #: Settings a resumed run may change: how long it runs and where, not what it computes.
-RESUMABLE_CHANGES = frozenset({"optim.steps", "optim.device", "optim.eval_every", "optim.log_every"})
+RESUMABLE_CHANGES = frozenset({"optim.steps", "optim.device", "optim.eval_every", "optim.log_every", "data.workers"})
 
 
 def _plain_config(**values) -> dict:
