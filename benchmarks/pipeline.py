@@ -98,10 +98,10 @@ def main() -> None:
             try:
                 loop = run_loop(replace(data, workers=workers), arch, num_classes, args.steps, compile_model=False)
             except (ValueError, UnsupportedLayerError) as error:
-                print(f"| {arch} | - | skipped: {error} | | |", flush=True)
+                print(f"| {arch} | - | skipped: {str(error).split(';')[0]} | | |", flush=True)
                 break
             print(
-                f"| {arch} | {workers} | {loop['step_s']:.2f} | {loop['images_per_s']:.1f} | "
+                f"| {arch} | {workers} | {loop['step_s']:.2f} | {loop['images_per_s']:.2f} | "
                 f"{100 * loop['data_wait']:.1f}% |",
                 flush=True,
             )
