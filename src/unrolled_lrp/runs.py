@@ -42,7 +42,7 @@ from unrolled_lrp.training.trainer import train as train_loop
 
 #: Settings a resumed run may change: how long it runs, where and how fast, not what it computes.
 #: The one list of them: add a setting here when changing it mid-run leaves the result unchanged.
-RESUMABLE_CHANGES = frozenset({"optim.steps", "optim.device", "optim.eval_every", "optim.log_every"})
+RESUMABLE_CHANGES = frozenset({"optim.steps", "optim.device", "optim.eval_every", "optim.log_every", "data.workers"})
 
 Status = Literal["finished", "partial", "todo"]
 

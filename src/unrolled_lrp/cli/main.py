@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -16,9 +17,11 @@ from unrolled_lrp.cli import train as training
 from unrolled_lrp.data.problems import DatasetError
 from unrolled_lrp.lrp import UnsupportedLayerError
 from unrolled_lrp.runs import RunDir
+from unrolled_lrp.training.safety import Preempted, TrainingDiverged
 
-#: Errors that describe bad input (settings, files, data, models); the console shows their message only.
-USER_ERRORS = (ValueError, FileNotFoundError, DatasetError, UnsupportedLayerError)
+#: Errors that describe bad input (settings, files, data, models) or a diverged run; the console shows their
+#: message only.
+USER_ERRORS = (ValueError, FileNotFoundError, DatasetError, UnsupportedLayerError, TrainingDiverged)
 
 COMMANDS: dict[str, Any] = {
     "data": {"synth": data.synth, "check": data.check},
@@ -83,11 +86,22 @@ def main(args: list[str] | None = None) -> int:
     return result if isinstance(result, int) and not isinstance(result, bool) else 0
 
 
+def resume_command(args: list[str], stop: Preempted) -> str:
+    """The command that continues a preempted run: ``--resume RUN_DIR`` for one run, the same command for a grid."""
+    if args[0] in ("train", "pretrain"):
+        return f"ulrp {args[0]} --resume {shlex.quote(str(stop.checkpoint.parent))}"
+    return shlex.join(["ulrp", *args])
+
+
 def console() -> None:
     """The ``ulrp`` console command: :func:`main`, with bad input reported as one ``error:`` message instead of a
-    traceback (set ``ULRP_DEBUG=1`` to see the traceback)."""
+    traceback (set ``ULRP_DEBUG=1`` to see the traceback). A preempted run (SIGTERM, SIGINT) says how to resume
+    and exits with 128 + the signal number, as if the signal had ended it."""
     try:
         status = main()
+    except Preempted as stop:
+        print(f"{stop}; to resume: {resume_command(sys.argv[1:], stop)}", file=sys.stderr)
+        sys.exit(128 + stop.signum)
     except USER_ERRORS as error:
         if os.environ.get("ULRP_DEBUG"):
             raise

@@ -39,6 +39,14 @@ class Batch(NamedTuple):
     ids: list[str]
     sizes: torch.Tensor
 
+    def pixel_labelled(self) -> int:
+        """How many images carry pixel labels; training batches list them first (:class:`MixedBatchSampler`),
+        so the models decode the first that many images, a count ``torch.compile`` can specialise on."""
+        count = int(self.has_mask.sum())
+        if not bool(self.has_mask[:count].all()):
+            raise ValueError(f"the batch of {self.ids} must list its pixel-labelled images first")
+        return count
+
 
 def multi_hot(labels: frozenset[int], num_classes: int) -> torch.Tensor:
     """Float multi-hot vector with background (index 0) always set."""

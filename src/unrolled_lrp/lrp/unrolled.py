@@ -65,14 +65,15 @@ class UnrolledLRP(nn.Module):
         self,
         x: Tensor,
         classes: Sequence[int] | Tensor | None = None,
-        heatmap_mask: Tensor | None = None,
+        heatmap_mask: Tensor | int | None = None,
     ) -> UnrolledOutput:
         """Class scores for all images; heatmaps for ``classes`` on the images in ``heatmap_mask``.
 
         Args:
             x: input images ``(B, C_in, H, W)``, any size the classifier accepts.
             classes: class indices to explain (default: all classes).
-            heatmap_mask: bool ``(B,)``; heatmaps only for these images (default: all images).
+            heatmap_mask: bool ``(B,)``; heatmaps only for these images (default: all images). An int ``k``:
+                the first ``k`` images, a fixed count that ``torch.compile`` traces without a graph break.
         """
         logits, records = self._plan.encode(x, self._gating)
         class_index = self._class_index(classes, x.device)
@@ -104,7 +105,11 @@ class UnrolledLRP(nn.Module):
         return index
 
     @staticmethod
-    def _image_index(heatmap_mask: Tensor, x: Tensor) -> Tensor:
+    def _image_index(heatmap_mask: Tensor | int, x: Tensor) -> Tensor:
+        if isinstance(heatmap_mask, int):
+            if not 0 <= heatmap_mask <= x.shape[0]:
+                raise ValueError(f"heatmap_mask={heatmap_mask} must lie in [0, {x.shape[0]}] (the batch size)")
+            return torch.arange(heatmap_mask, device=x.device)
         if heatmap_mask.dtype != torch.bool or heatmap_mask.shape != x.shape[:1]:
             raise ValueError(
                 f"heatmap_mask must be a bool tensor of shape ({x.shape[0]},), "

@@ -9,7 +9,8 @@ training loop serves all of them:
   images) with a per-class sigmoid BCE on ``class_logits`` plus softmax cross-entropy on
   ``seg_logits``; the others only on pixel-labelled batches with the segmentation loss.
 * ``seg_mask`` selects the images of a mixed batch that have pixel labels, so decoders are
-  only run where a segmentation loss will be applied.
+  only run where a segmentation loss will be applied: a boolean vector, or an int ``k`` for the first ``k``
+  images (the trainer's batches put them first; a fixed count compiles without graph breaks).
 
 Input size: height and width must be multiples of 32 (the coarsest encoder stride), because
 the decoders up-sample by exact factors of 2 and must meet the encoder's feature maps at the
@@ -54,7 +55,7 @@ class SegmentationModel(nn.Module):
     #: ws_ae); False: a decoder's logits.
     segments_by_heatmaps: bool = False
 
-    def forward(self, x: Tensor, seg_mask: Tensor | None = None) -> SegmentationOutput:
+    def forward(self, x: Tensor, seg_mask: Tensor | int | None = None) -> SegmentationOutput:
         raise NotImplementedError(f"{type(self).__name__} must implement forward(x, seg_mask)")
 
 
@@ -68,11 +69,10 @@ class SegmentationOnlyModel(SegmentationModel):
         """Per-pixel logits ``(n, C, H, W)`` of a non-empty image batch."""
         raise NotImplementedError(f"{type(self).__name__} must implement segment_images(x)")
 
-    def forward(self, x: Tensor, seg_mask: Tensor | None = None) -> SegmentationOutput:
+    def forward(self, x: Tensor, seg_mask: Tensor | int | None = None) -> SegmentationOutput:
         check_input_size(x)
         check_seg_mask(seg_mask, len(x))
-        if seg_mask is not None:
-            x = x[seg_mask]
+        x = select_images(x, seg_mask)
         return SegmentationOutput(seg_logits=self.segment_images(x) if len(x) else None, class_logits=None)
 
 
@@ -89,12 +89,23 @@ def check_input_size(x: Tensor, multiple: int = INPUT_MULTIPLE) -> None:
         )
 
 
-def check_seg_mask(seg_mask: Tensor | None, batch_size: int) -> None:
-    """Raise a ValueError unless ``seg_mask`` is None or a boolean vector with one entry per image."""
+def check_seg_mask(seg_mask: Tensor | int | None, batch_size: int) -> None:
+    """Raise a ValueError unless ``seg_mask`` is None, a boolean vector with one entry per image or a count."""
     if seg_mask is None:
+        return
+    if isinstance(seg_mask, int):
+        if not 0 <= seg_mask <= batch_size:
+            raise ValueError(f"seg_mask={seg_mask} must count the first images of the batch: 0 to {batch_size}")
         return
     if seg_mask.dtype != torch.bool or seg_mask.shape != (batch_size,):
         raise ValueError(
             f"seg_mask must be a boolean tensor of shape ({batch_size},) marking the pixel-labelled images, "
             f"got dtype {seg_mask.dtype} and shape {tuple(seg_mask.shape)}"
         )
+
+
+def select_images(tensor: Tensor, seg_mask: Tensor | int | None) -> Tensor:
+    """The images of a batch (first dimension) that ``seg_mask`` selects: a boolean vector or the first ``k``."""
+    if seg_mask is None:
+        return tensor
+    return tensor[:seg_mask] if isinstance(seg_mask, int) else tensor[seg_mask]

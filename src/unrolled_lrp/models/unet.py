@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .base import SegmentationOnlyModel, SegmentationOutput, check_input_size, check_seg_mask
+from .base import SegmentationOnlyModel, SegmentationOutput, check_input_size, check_seg_mask, select_images
 from .classifiers import final_linear
 from .encoders import build_encoder, classifier_head
 from .layers import conv_bn_relu
@@ -128,13 +128,12 @@ class MultiTaskUNet(UNet):
             )
         self.class_head = classifier_head(classifier)
 
-    def forward(self, x: Tensor, seg_mask: Tensor | None = None) -> SegmentationOutput:
+    def forward(self, x: Tensor, seg_mask: Tensor | int | None = None) -> SegmentationOutput:
         check_input_size(x)
         check_seg_mask(seg_mask, len(x))
         features = self.encoder(x)
         class_logits = self.class_head(features[-1])
-        if seg_mask is not None:
-            features = [feature[seg_mask] for feature in features]
+        features = [select_images(feature, seg_mask) for feature in features]
         seg_logits = self.segment(features) if len(features[-1]) else None
         return SegmentationOutput(seg_logits=seg_logits, class_logits=class_logits)
 

@@ -49,7 +49,7 @@ class UnrolledSegmenter(SegmentationModel):
                 f"the classifier has {self.unrolled.num_classes} outputs but {num_classes} classes were asked for"
             )
 
-    def forward(self, x: Tensor, seg_mask: Tensor | None = None) -> SegmentationOutput:
+    def forward(self, x: Tensor, seg_mask: Tensor | int | None = None) -> SegmentationOutput:
         check_seg_mask(seg_mask, x.shape[0])
         out = self.unrolled(x, heatmap_mask=seg_mask)
         if not out.heatmaps.shape[0]:

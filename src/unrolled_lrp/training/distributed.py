@@ -64,6 +64,14 @@ class Distributed:
         if self.world_size > 1:
             dist.barrier()
 
+    def any_rank(self, flag: bool) -> bool:
+        """True on every rank when ``flag`` is True on any of them, so that all ranks stop at the same step."""
+        if self.world_size == 1:
+            return flag
+        value = torch.tensor(float(flag), device=self.device)
+        dist.all_reduce(value, op=dist.ReduceOp.MAX)
+        return bool(value.item())
+
     def broadcast(self, value: T) -> T:
         """Rank 0's ``value`` on every rank (picklable objects)."""
         if self.world_size == 1:

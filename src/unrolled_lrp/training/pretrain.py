@@ -27,7 +27,7 @@ class ImageClassifier(SegmentationModel):
         super().__init__()
         self.classifier = classifier
 
-    def forward(self, x: Tensor, seg_mask: Tensor | None = None) -> SegmentationOutput:
+    def forward(self, x: Tensor, seg_mask: Tensor | int | None = None) -> SegmentationOutput:
         return SegmentationOutput(None, self.classifier(x))
 
 

@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
-import csv
 import json
+import math
+import signal
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 from tqdm import tqdm
 
-from unrolled_lrp.data.datasets import Batch, collate
-from unrolled_lrp.data.pipeline import TrainingData
+from unrolled_lrp.data.datasets import Batch
+from unrolled_lrp.data.pipeline import TrainingData, step_seed, training_batches
 from unrolled_lrp.evaluation.evaluate import evaluate
-from unrolled_lrp.models import SegmentationModel
+from unrolled_lrp.models import SegmentationModel, SegmentationOutput
 
 from .checkpoint import load, save_atomic
 from .distributed import Distributed, setup
 from .losses import combined_loss
 from .precision import Precision, autocast, check_precision, memory_format
+from .runlog import Pace, RunLog
+from .safety import Preempted, TrainingDiverged, check_finite, stop_requests
 from .snapshots import maybe_snapshot
 
 
@@ -43,6 +46,10 @@ class TrainConfig:
         snapshot_every: Save predictions on the first val images every this many steps and at step 0
             (``run_dir/snapshots``, for Figures 2 and 3); 0 = off.
         snapshot_images: How many val images a snapshot holds.
+        compile: ``torch.compile`` the model for the training steps (forward and backward in one graph each);
+            evaluation stays eager. Pays off on long GPU runs; the first step waits for the compilation.
+        grad_clip: Clip the global gradient norm to this value; None: no clipping. Either way a non-finite
+            loss or gradient norm stops the run before the update.
     """
 
     steps: int = 1000
@@ -58,46 +65,124 @@ class TrainConfig:
     channels_last: bool = False
     snapshot_every: int = 0
     snapshot_images: int = 4
+    compile: bool = False
+    grad_clip: float | None = None
 
     def __post_init__(self) -> None:
         check_precision(self.precision)
+        if self.grad_clip is not None and not self.grad_clip > 0:
+            raise ValueError(f"optim.grad_clip must be positive or None (no clipping), got {self.grad_clip}")
 
 
-def _batch(data: TrainingData, step: int, seed: int, ranks: Distributed) -> Batch:
-    """This rank's share of batch ``step``, augmented with randomness that depends only on (seed, step, rank):
-    resumable exactly with the same number of processes."""
-    torch.manual_seed((seed * 1_000_003 + step) * ranks.world_size + ranks.rank)
-    return collate([data.train[i] for i in ranks.share(data.sampler.batch(step))])
+LAST, BEST = "last.pt", "best.pt"
+
+
+#: What the training steps call: the model, or the model behind DDP and/or ``torch.compile``.
+Network = Callable[..., SegmentationOutput]
+
+
+@dataclass
+class _Progress:
+    """Where a run stands: steps done and the best hold-out metrics so far (with their step)."""
+
+    step: int = 0
+    best: dict | None = None
 
 
 def _loss(
-    network: torch.nn.Module, uses_image_labels: bool, batch: Batch, config: TrainConfig, device: torch.device
+    network: Network, uses_image_labels: bool, batch: Batch, config: TrainConfig, device: torch.device
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """Forward pass and loss of one batch; pixel-labelled images are decoded only for mixed-batch models."""
-    seg_mask = batch.has_mask.to(device) if uses_image_labels else None
-    output = network(batch.image.to(device, memory_format=memory_format(config.channels_last)), seg_mask=seg_mask)
-    masks = batch.mask[batch.has_mask] if uses_image_labels else batch.mask
-    return combined_loss(output, masks.to(device), batch.labels.to(device), config.seg_weight, config.cls_weight)
-
-
-def _append_log(run_dir: Path, row: list[Any]) -> None:
-    with (run_dir / "log.csv").open("a", newline="") as log:
-        csv.writer(log).writerow(row)
-
-
-def _truncate_log(run_dir: Path, step: int) -> None:
-    """Drop the log rows written after the checkpoint a run resumes from: they are about to be redone."""
-    log = run_dir / "log.csv"
-    if log.exists():
-        with log.open(newline="") as file:
-            rows = [row for row in csv.reader(file) if row and int(row[0]) <= step]
-        with log.open("w", newline="") as file:
-            csv.writer(file).writerows(rows)
+    """Forward pass and loss of one batch; only the pixel-labelled images (the first ones) are decoded for
+    mixed-batch models."""
+    decoded = batch.pixel_labelled() if uses_image_labels else None
+    image = batch.image.to(device, memory_format=memory_format(config.channels_last), non_blocking=True)
+    output = network(image, seg_mask=decoded)
+    masks = batch.mask[:decoded] if uses_image_labels else batch.mask
+    labels = batch.labels.to(device, non_blocking=True)
+    return combined_loss(output, masks.to(device, non_blocking=True), labels, config.seg_weight, config.cls_weight)
 
 
 def _improves(metrics: dict, best: dict | None) -> bool:
     """Hold-out mIoU decides; without a hold-out split (classifier pre-training) the latest model is kept."""
     return best is None or "miou" not in metrics or metrics["miou"] > best["miou"]
+
+
+def _resume(model: SegmentationModel, optimizer: torch.optim.Optimizer, last: Path, device: torch.device) -> _Progress:
+    """Load ``last`` (model, optimizer, step, best metrics) when an earlier run left it; else start at step 0."""
+    if not last.exists():
+        return _Progress()
+    saved = load(last, map_location=device)
+    model.load_state_dict(saved["model"])
+    optimizer.load_state_dict(saved["optimizer"])
+    return _Progress(saved["step"], json.loads(saved["best"]))
+
+
+def _network(model: SegmentationModel, ranks: Distributed, compile_model: bool) -> Network:
+    """The module the steps call: behind DDP with several processes, compiled on request."""
+    network = ranks.wrap(model)
+    return torch.compile(network) if compile_model else network
+
+
+def _step(
+    network: Network,
+    model: SegmentationModel,
+    optimizer: torch.optim.Optimizer,
+    batch: Batch,
+    config: TrainConfig,
+    ranks: Distributed,
+    step: int,
+    last: Path,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """One optimisation step; dropout is seeded by (seed, step, rank), so resuming at any step is exact.
+
+    A non-finite loss or gradient norm raises :class:`TrainingDiverged` before the optimizer touches the weights.
+    """
+    torch.manual_seed(step_seed(config.seed, step, ranks.rank, ranks.world_size, stream=1))
+    with autocast(ranks.device, config.precision):
+        loss, parts = _loss(network, model.uses_image_labels, batch, config, ranks.device)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip or math.inf)
+    check_finite(step + 1, loss, grad_norm, last)
+    optimizer.step()
+    return loss, parts
+
+
+def _save_last(
+    model: SegmentationModel, optimizer: torch.optim.Optimizer, config: TrainConfig, progress: _Progress, last: Path
+) -> None:
+    """The full training state, written atomically; refuses non-finite weights so the last good one stays."""
+    if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+        raise TrainingDiverged(f"step {progress.step}: the weights are not finite; {last} is kept as it was")
+    state = {
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "step": progress.step,
+        "config": json.dumps(asdict(config)),
+        "best": json.dumps(progress.best),
+    }
+    save_atomic(state, last)
+
+
+def _evaluate_and_checkpoint(
+    model: SegmentationModel,
+    optimizer: torch.optim.Optimizer,
+    data: TrainingData,
+    config: TrainConfig,
+    progress: _Progress,
+    run_dir: Path,
+    class_names: list[str],
+    log: RunLog,
+) -> None:
+    """Evaluate on the hold-out split, keep ``best.pt`` if it improves, write ``last.pt`` (main process only)."""
+    device = next(model.parameters()).device
+    with autocast(device, config.precision):
+        metrics = evaluate(model, data.holdout, class_names, device) if len(data.holdout) else {}
+    log.holdout(progress.step, metrics)
+    if _improves(metrics, progress.best):
+        progress.best = {"step": progress.step, **metrics}
+        save_atomic({"model": model.state_dict(), "step": progress.step}, run_dir / BEST)
+    _save_last(model, optimizer, config, progress, run_dir / LAST)
 
 
 def train(
@@ -106,66 +191,51 @@ def train(
     """Train ``model``; keep ``last.pt`` (full state, for ``resume``) and ``best.pt`` (best hold-out mIoU,
     or the latest model when the hold-out split is empty).
 
-    Resumes from ``run_dir/last.pt`` when it exists and ends with the same weights as an uninterrupted run.
-    Under ``torchrun`` each process trains on its share of every batch (see :mod:`.distributed`) and rank 0
-    evaluates and writes the files. Returns the best hold-out metrics (on every rank).
+    Resumes from ``run_dir/last.pt`` when it exists and ends with the same weights as an uninterrupted run,
+    whatever the number of data workers. SIGTERM or SIGINT writes ``last.pt`` at the end of the current step
+    and raises :class:`Preempted`; a non-finite loss or gradient raises :class:`TrainingDiverged` and leaves
+    the last good ``last.pt``. Under ``torchrun`` each process trains on its share of every batch (see
+    :mod:`.distributed`) and rank 0 evaluates and writes the files. Returns the best hold-out metrics (on every rank).
     """
     ranks = setup(config.device)
     ranks.check_batch_size(len(data.sampler.batch(0)))
-    device = ranks.device
     run_dir.mkdir(parents=True, exist_ok=True)
-    model.to(device, memory_format=memory_format(config.channels_last)).train()
+    model.to(ranks.device).to(memory_format=memory_format(config.channels_last)).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    state = {"step": 0, "best": None}
-    last = run_dir / "last.pt"
-    if last.exists():
-        saved = load(last, map_location=device)
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        state = {"step": saved["step"], "best": json.loads(saved["best"])}
-    if ranks.is_main:
-        _truncate_log(run_dir, state["step"])
-    network = ranks.wrap(model)
-    progress = tqdm(
-        range(state["step"], config.steps),
-        initial=state["step"],
-        total=config.steps,
-        desc="train",
-        disable=not ranks.is_main,
+    progress = _resume(model, optimizer, run_dir / LAST, ranks.device)
+    network = _network(model, ranks, config.compile)
+    steps = range(progress.step, config.steps)
+    loader = training_batches(
+        data, config.seed, steps, ranks.rank, ranks.world_size, pin_memory=ranks.device.type == "cuda"
     )
-    first, start = state["step"], time.perf_counter()
-    for step in progress:
-        if ranks.is_main:
-            maybe_snapshot(model, data.val, step, run_dir, config.snapshot_every, config.snapshot_images)
-        batch = _batch(data, step, config.seed, ranks)
-        with autocast(device, config.precision):
-            loss, parts = _loss(network, model.uses_image_labels, batch, config, device)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        done = step + 1
-        rate = (done - first) * len(batch.ids) * ranks.world_size / (time.perf_counter() - start)
-        progress.set_postfix(loss=f"{loss.item():.3f}", img_s=f"{rate:.1f}")
-        if done % config.log_every == 0 and ranks.is_main:
-            _append_log(run_dir, [done, loss.item(), parts.get("seg_loss", ""), parts.get("cls_loss", "")])
-        if done % config.eval_every == 0 or done == config.steps:
+    bar = tqdm(steps, initial=progress.step, total=config.steps, desc="train", disable=not ranks.is_main)
+    pace = Pace()
+    with RunLog(run_dir, progress.step, enabled=ranks.is_main) as log, stop_requests() as stop:
+        batches = iter(loader)
+        for step in bar:
             if ranks.is_main:
-                with autocast(device, config.precision):
-                    metrics = evaluate(model, data.holdout, class_names, device) if len(data.holdout) else {}
-                if _improves(metrics, state["best"]):
-                    state["best"] = {"step": done, **metrics}
-                    save_atomic({"model": model.state_dict(), "step": done}, run_dir / "best.pt")
-                save_atomic(
-                    {
-                        "model": model.state_dict(),
-                        "optimizer": optimizer.state_dict(),
-                        "step": done,
-                        "config": json.dumps(asdict(config)),
-                        "best": json.dumps(state["best"]),
-                    },
-                    last,
-                )
-            ranks.barrier()  # the others wait for the evaluation and the checkpoint
+                maybe_snapshot(model, data.val, step, run_dir, config.snapshot_every, config.snapshot_images)
+            waiting = time.perf_counter()
+            batch = next(batches)
+            pace.add(len(batch.ids) * ranks.world_size, time.perf_counter() - waiting)
+            loss, parts = _step(network, model, optimizer, batch, config, ranks, step, run_dir / LAST)
+            progress.step = step + 1
+            bar.set_postfix(
+                loss=f"{loss.item():.3f}",
+                img_s=f"{pace.images_per_second:.1f}",
+                data_wait=f"{pace.data_wait_share:.0%}",
+            )
+            if progress.step % config.log_every == 0:
+                log.step(progress.step, loss.item(), parts, optimizer.param_groups[0]["lr"], pace)
+            if progress.step % config.eval_every == 0 or progress.step == config.steps:
+                if ranks.is_main:
+                    _evaluate_and_checkpoint(model, optimizer, data, config, progress, run_dir, class_names, log)
+                ranks.barrier()  # the others wait for the evaluation and the checkpoint
+            if progress.step < config.steps and ranks.any_rank(stop.signum is not None):
+                if ranks.is_main:
+                    _save_last(model, optimizer, config, progress, run_dir / LAST)
+                ranks.barrier()
+                raise Preempted(stop.signum or signal.SIGTERM, progress.step, run_dir / LAST)
     if ranks.is_main:
         maybe_snapshot(model, data.val, config.steps, run_dir, config.snapshot_every, config.snapshot_images)
-    return ranks.broadcast(state["best"])
+    return ranks.broadcast(progress.best or {})
