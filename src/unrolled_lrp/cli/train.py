@@ -155,7 +155,8 @@ def train(
     """Train a segmentation model from a classifier; resumes an interrupted run in ``out_dir``.
 
     ``ulrp train --resume RUN_DIR`` continues a run with its saved settings (``RUN_DIR/config.yaml``; only
-    ``optim.steps``, ``optim.device``, ``optim.eval_every`` and ``optim.log_every`` may be overridden) and ends
+    ``optim.steps``, ``optim.device``, ``optim.eval_every``, ``optim.log_every`` and ``data.workers`` may be
+    overridden) and ends
     with the same weights as an uninterrupted run; other changed settings are refused.
 
     Models without a classification branch (unet, fcn) get pixel-labelled batches only, as in the paper.
