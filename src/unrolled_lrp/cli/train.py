@@ -156,8 +156,7 @@ def train(
 
     ``ulrp train --resume RUN_DIR`` continues a run with its saved settings (``RUN_DIR/config.yaml``; only
     ``optim.steps``, ``optim.device``, ``optim.eval_every``, ``optim.log_every`` and ``data.workers`` may be
-    overridden) and ends
-    with the same weights as an uninterrupted run; other changed settings are refused.
+    overridden) and ends with the same weights as an uninterrupted run; other changed settings are refused.
 
     Models without a classification branch (unet, fcn) get pixel-labelled batches only, as in the paper.
     The best checkpoint is chosen on the hold-out split; VOC val is only used by ``ulrp eval``.
