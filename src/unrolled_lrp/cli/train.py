@@ -56,10 +56,10 @@ def train(
     """Train a segmentation model from a classifier; resumes an interrupted run in ``out_dir``.
 
     ``ulrp train --resume RUN_DIR`` continues a run with its saved settings (``RUN_DIR/config.yaml``; only
-    ``optim.steps``, ``optim.device``, ``optim.eval_every`` and ``optim.log_every`` may be overridden, by
-    options after ``--resume``) and ends with the same weights as an uninterrupted run; other changed settings
-    are refused. The same command twice gives bit-identical weights: ``optim.seed`` seeds the initialisation
-    of every new parameter, augmentation and dropout, ``data.seed`` the regime and the batch order.
+    ``optim.steps``, ``optim.device``, ``optim.eval_every``, ``optim.log_every`` and ``data.workers`` may be
+    overridden, by options after ``--resume``) and ends with the same weights as an uninterrupted run; other
+    changed settings are refused. The same command twice gives bit-identical weights: ``optim.seed`` seeds the
+    initialisation of every new parameter, augmentation and dropout, ``data.seed`` the regime and the batch order.
 
     Models without a classification branch (unet, fcn) get pixel-labelled batches only, as in the paper.
     The best checkpoint is chosen on the hold-out split; VOC val is only used by ``ulrp eval``.
