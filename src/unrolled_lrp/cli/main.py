@@ -36,7 +36,7 @@ def main(args: list[str] | None = None) -> None:
     """Entry point of the ``ulrp`` console command."""
     args = _expand_resume(sys.argv[1:] if args is None else list(args))
     commands = {
-        "data": {"synth": data.synth, "check": data.check},
+        "data": {"synth": data.synth, "check": data.check, "download": data.download},
         "pretrain": training.pretrain,
         "train": training.train,
         "eval": training.eval,

@@ -71,13 +71,19 @@ def _batch(data: TrainingData, step: int, seed: int, ranks: Distributed) -> Batc
 
 
 def _loss(
-    network: torch.nn.Module, uses_image_labels: bool, batch: Batch, config: TrainConfig, device: torch.device
+    network: torch.nn.Module,
+    uses_image_labels: bool,
+    batch: Batch,
+    config: TrainConfig,
+    device: torch.device,
+    has_background: bool = True,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Forward pass and loss of one batch; pixel-labelled images are decoded only for mixed-batch models."""
     seg_mask = batch.has_mask.to(device) if uses_image_labels else None
     output = network(batch.image.to(device, memory_format=memory_format(config.channels_last)), seg_mask=seg_mask)
     masks = batch.mask[batch.has_mask] if uses_image_labels else batch.mask
-    return combined_loss(output, masks.to(device), batch.labels.to(device), config.seg_weight, config.cls_weight)
+    labels = batch.labels.to(device)
+    return combined_loss(output, masks.to(device), labels, config.seg_weight, config.cls_weight, has_background)
 
 
 def _append_log(run_dir: Path, row: list[Any]) -> None:
@@ -139,7 +145,9 @@ def train(
             maybe_snapshot(model, data.val, step, run_dir, config.snapshot_every, config.snapshot_images)
         batch = _batch(data, step, config.seed, ranks)
         with autocast(device, config.precision):
-            loss, parts = _loss(network, model.uses_image_labels, batch, config, device)
+            loss, parts = _loss(
+                network, model.uses_image_labels, batch, config, device, data.train.classes.has_background
+            )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
