@@ -91,3 +91,9 @@ def test_f1_without_any_positive_is_undefined():
     f1 = ClassificationF1(3)
     f1.update(torch.full((2, 3), -1.0), torch.zeros(2, 3))
     assert f1.compute()["f1"] is None
+
+
+def test_f1_without_background_class_scores_column_zero_too():
+    f1 = ClassificationF1(2, ["sky", "car"], has_background=False)
+    f1.update(torch.tensor([[1.0, -1.0], [-1.0, 1.0]]), torch.tensor([[1, 0], [1, 1]]))
+    assert f1.compute()["per_class_f1"] == {"sky": pytest.approx(2 / 3), "car": 1.0}
