@@ -71,6 +71,9 @@ RECIPES: dict[str, Recipe] = {
     "hw_warm_seg0.1_lr1e-4": Recipe(warmup=30, seg_weight=0.1),
     "hw_lr1e-5_head1e-3": Recipe(lr=1e-5, head_lr=1e-3),
     "fcn_lr1e-4_head1e-3": Recipe(model="fcn", head_lr=1e-3),
+    "norm_lr1e-4": Recipe(scale="norm"),
+    "norm_learnT_lr1e-4": Recipe(scale="norm", learn_temperature=True),
+    "norm_lr1e-5_head1e-3": Recipe(scale="norm", lr=1e-5, head_lr=1e-3),
 }
 
 
@@ -245,7 +248,8 @@ def encoder_grad_norm(model: nn.Module, loss: Tensor) -> float:
 
 def initial_metrics(args: argparse.Namespace, model: nn.Module, fcn: bool, val: list) -> dict[str, float]:
     """Val metrics of the pre-trained starting point (cached: every recipe of a model kind shares it)."""
-    path = Path(args.work) / f"step0_{'fcn' if fcn else 'unrolled'}_{args.relu6}_{args.val_stride}_{args.val_scale}.json"
+    kind = "fcn" if fcn else "unrolled"
+    path = Path(args.work) / f"step0_{kind}_{args.relu6}_{args.val_stride}_{args.val_scale}.json"
     if not path.exists():
         path.write_text(json.dumps(evaluate(model, fcn, val, 5)))
     return json.loads(path.read_text())
@@ -293,7 +297,8 @@ def run(name: str, recipe: Recipe, args: argparse.Namespace, val: list) -> dict:
         optimizer.step()
         curve.append((seg.item(), cls.item()))
         if step % 20 == 0:
-            print(f"{name} {step} seg {seg.item():.3f} cls {cls.item():.3f} T {scores.log_t.exp().item():.3g}", flush=True)
+            temperature = scores.log_t.exp().item()
+            print(f"{name} {step} seg {seg.item():.3f} cls {cls.item():.3f} T {temperature:.3g}", flush=True)
     window = max(1, min(10, recipe.steps // 5))
     row.update(
         seconds=round(time.perf_counter() - start),
@@ -308,10 +313,36 @@ def run(name: str, recipe: Recipe, args: argparse.Namespace, val: list) -> dict:
     return row
 
 
+def diagnose(args: argparse.Namespace, val: list) -> dict[str, float]:
+    """Why per-pixel argmax of input x gradient heatmaps fails on the pre-trained classifier: the share of pixels
+    where each class's heatmap is positive (sign-symmetric relevance: about half), the share of pixels where the
+    background heatmap is the largest, and the neighbour correlation of the heatmaps (high-frequency noise: ~0)."""
+    model = mobilenet(5, args.relu6)
+    model.load_state_dict(torch.load(pretrain(args, 5), weights_only=True))
+    model.eval()
+    positive, background_wins, neighbour = [], [], []
+    for image, _, _ in val:
+        maps = heatmaps(model, image, 5, create_graph=False)[0][0].detach()
+        positive.append((maps > 0).float().mean((1, 2)))
+        background_wins.append((maps.argmax(0) == 0).float().mean())
+        flat = maps - maps.mean((1, 2), keepdim=True)
+        pairs = (flat[:, :, 1:] * flat[:, :, :-1]).mean((1, 2)) / flat.pow(2).mean((1, 2))
+        neighbour.append(pairs)
+    return {
+        "positive_share_per_class": [round(v, 3) for v in torch.stack(positive).mean(0).tolist()],
+        "background_argmax_share": round(float(torch.stack(background_wins).mean()), 3),
+        "background_pixel_share": round(
+            float(sum((m == 0).sum() for _, m, _ in val) / sum((m != IGNORE_INDEX).sum() for _, m, _ in val)), 3
+        ),
+        "horizontal_neighbour_correlation_per_class": [round(v, 3) for v in torch.stack(neighbour).mean(0).tolist()],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--recipes", default=",".join(RECIPES))
     parser.add_argument("--list", action="store_true")
+    parser.add_argument("--diagnose", action="store_true", help="heatmap statistics of the pre-trained classifier")
     parser.add_argument("--work", default="runs/camvid_recipe")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch", type=int, default=6)
@@ -332,6 +363,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     Path(args.work).mkdir(parents=True, exist_ok=True)
     val = val_set(args)
+    if args.diagnose:
+        print(json.dumps(diagnose(args, val)))
+        return
     for name in args.recipes.split(","):
         recipe = replace(RECIPES[name], relu6=args.relu6, **({"steps": args.steps} if args.steps else {}))
         row = run(name, recipe, args, val)
