@@ -169,12 +169,13 @@ def data_config(args: argparse.Namespace, num_pixel: int, pixel_fraction: float)
 
 
 def pretrain(args: argparse.Namespace, num_classes: int) -> Path:
-    """Fine-tune the ImageNet classifier on the image labels of all training images (cached)."""
-    path = Path(args.work) / f"pretrained_{args.relu6}_{args.pretrain_steps}.pt"
+    """Fine-tune the ImageNet classifier on the image labels of all training images (cached). With true ReLU6
+    gradients in both modes, as the project pre-trains the plain classifier: the ReLU6 rule is the decoder's."""
+    path = Path(args.work) / f"pretrained_gradient_{args.pretrain_steps}.pt"
     if path.exists():
         return path
     data = build_training_data(data_config(args, 0, 0.0))
-    model = mobilenet(num_classes, args.relu6)
+    model = mobilenet(num_classes, "gradient")
     model.train()
     freeze_bn(model)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.pretrain_lr)

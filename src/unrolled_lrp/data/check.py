@@ -73,8 +73,9 @@ def _mask_problems(path: Path, size: tuple[int, int] | None, num_classes: int) -
 
 def _labelled_problems(layout: VocLayout, image_id: str, mask: Path, classes: ClassSet, decode: bool) -> list[Problem]:
     size = _image_size(layout.image(image_id), decode)
-    image_problems = [size] if isinstance(size, Problem) else []
-    return image_problems + _mask_problems(mask, None if image_problems else size, classes.num_classes)
+    if isinstance(size, Problem):
+        return [size, *_mask_problems(mask, None, classes.num_classes)]
+    return _mask_problems(mask, size, classes.num_classes)
 
 
 def _image_level_problems(layout: VocLayout, image_id: str, classes: ClassSet, decode: bool) -> list[Problem]:
