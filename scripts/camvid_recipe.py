@@ -339,10 +339,35 @@ def diagnose(args: argparse.Namespace, val: list) -> dict[str, float]:
     }
 
 
+def table(results: Path) -> str:
+    """The results file as a Markdown table (one row per recipe run)."""
+    lines = [
+        "| recipe | ReLU6 | steps | val mIoU: start → end | background IoU | classifier F1: start → end "
+        "| seg loss: start → end | cls loss: start → end | max softmax at step 0 | encoder grad norm seg / cls |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for line in results.read_text().splitlines():
+        row = json.loads(line)
+        first, last = row["step0"], row["final"]
+        f1 = f"{first['cls_f1']:.0f} → {last['cls_f1']:.0f}" if "cls_f1" in last else "-"
+        grads = (
+            f"{row['grad_encoder_seg0']:.3g} / {row['grad_encoder_cls0']:.3g}" if "grad_encoder_seg0" in row else "-"
+        )
+        softmax = f"{row['seg_max_softmax0']:.2f}" if "seg_max_softmax0" in row else "-"
+        cls = f"{row['cls_start']:.2f} → {row['cls_end']:.2f}" if row["model"] != "fcn" else "-"
+        lines.append(
+            f"| {row['recipe']} | {row['relu6']} | {row['steps']} | {first['miou']:.1f} → {last['miou']:.1f} "
+            f"| {last['iou_0']:.1f} | {f1} | {row['seg_start']:.3g} → {row['seg_end']:.3g} | {cls} | {softmax} "
+            f"| {grads} |"
+        )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--recipes", default=",".join(RECIPES))
     parser.add_argument("--list", action="store_true")
+    parser.add_argument("--table", action="store_true", help="print --work/results.jsonl as a Markdown table")
     parser.add_argument("--diagnose", action="store_true", help="heatmap statistics of the pre-trained classifier")
     parser.add_argument("--work", default="runs/camvid_recipe")
     parser.add_argument("--seed", type=int, default=0)
@@ -357,6 +382,9 @@ def main() -> None:
     parser.add_argument("--pretrain_lr", type=float, default=1e-4)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
+    if args.table:
+        print(table(Path(args.work) / "results.jsonl"))
+        return
     if args.list:
         for name, recipe in RECIPES.items():
             print(name, recipe)
