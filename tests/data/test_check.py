@@ -68,15 +68,24 @@ def test_require_valid_dataset_lists_every_problem(voc_copy: Path):
 
 def test_missing_folders_and_list_files_are_all_reported(voc_copy: Path):
     layout = find_voc(voc_copy)
-    shutil.rmtree(layout.annotations)
     shutil.rmtree(layout.masks)
     (layout.segmentation_sets / "val.txt").unlink()
     problems = {(problem.path, problem.message) for problem in check_dataset(voc_copy)}
     assert problems == {
-        (layout.annotations, "folder missing"),
         (layout.masks, "folder missing"),
         (layout.segmentation_sets / "val.txt", "list file missing"),
     }
+
+
+def test_annotations_are_required_only_for_image_level_images(voc_copy: Path):
+    layout = find_voc(voc_copy)
+    shutil.rmtree(layout.annotations)
+    [problem] = check_dataset(voc_copy)
+    assert problem.path == layout.annotations and "16 image-level training images" in problem.message
+    layout.main_trainval.write_text(
+        (layout.segmentation_sets / "train.txt").read_text() + (layout.segmentation_sets / "val.txt").read_text()
+    )
+    assert check_dataset(voc_copy) == []  # fully pixel-labelled: no XML needed
 
 
 def test_aug_folder_is_required_only_with_use_aug(synth_root: Path):

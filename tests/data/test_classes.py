@@ -28,7 +28,8 @@ def test_class_set_from_yaml_with_and_without_palette(tmp_path: Path):
     "text, message",
     [
         ("names: [background]\n", "'classes' list"),
-        ("classes: [cat, dog]\n", "start with 'background'"),
+        ("classes: [cat, background]\n", "'background' must be the first class"),
+        ("classes: [cat]\n", "at least two classes"),
         ("classes: [background, cat, cat]\n", "unique"),
         ("classes: [background, cat]\npalette: [[0, 0, 0]]\n", "palette has 1 colours"),
     ],
@@ -38,6 +39,14 @@ def test_class_config_errors_say_what_to_fix(tmp_path: Path, text: str, message:
     path.write_text(text)
     with pytest.raises(ValueError, match=message):
         ClassSet.from_yaml(path)
+
+
+def test_class_list_without_background_makes_every_class_an_image_label(tmp_path: Path):
+    path = tmp_path / "classes.yaml"
+    path.write_text("classes: [sky, road, car]\n")
+    classes = ClassSet.from_yaml(path)
+    assert not classes.has_background and classes.background == frozenset() and list(classes.foreground) == [0, 1, 2]
+    assert VOC.has_background and VOC.background == {0} and list(VOC.foreground) == list(range(1, 21))
 
 
 def test_unknown_class_name_lists_known_ones():

@@ -95,3 +95,10 @@ def test_regime_file_round_trips(synth_root: Path, tmp_path: Path):
     path = write_regime(chosen, tmp_path / "regimes", seed=1)
     assert path.name == "pixel_20_seed1.txt" and read_ids(path) == chosen
     assert set(coverage(labels, chosen)) == set(range(1, 21))  # the synthetic pool lets 20 images cover 20 classes
+
+
+def test_without_background_class_zero_is_balanced_like_any_other():
+    """11-class CamVid: index 0 is sky, a class of its own, not a background to skip."""
+    labels = {f"a{k}": frozenset({1}) for k in range(10)} | {"sky": frozenset({0})}
+    assert "sky" in select_regime(labels, 2, seed=0, background=None)
+    assert all("sky" not in select_regime(labels, 2, seed=seed) for seed in range(5))  # 0 = background: skipped

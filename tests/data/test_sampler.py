@@ -24,6 +24,13 @@ def test_pixel_only_batches_need_no_image_level_pool():
     assert len(sampler) == 3 and all(index < 12 for batch in take(sampler, 9) for index in batch)
 
 
+def test_an_empty_image_level_pool_gives_its_share_to_the_pixel_labelled_images():
+    """A fully pixel-labelled dataset whose whole pool is the regime: every batch is pixel-labelled."""
+    sampler = MixedBatchSampler(12, 0, batch_size=4, pixel_fraction=0.5, seed=3)
+    assert (sampler.pixel_per_batch, sampler.image_per_batch, len(sampler)) == (4, 0, 3)
+    assert sorted(i for batch in take(sampler, 3) for i in batch) == list(range(12))
+
+
 def test_pools_cycle_independently_with_a_fresh_permutation_per_pass():
     sampler = MixedBatchSampler(6, 10, batch_size=4, pixel_fraction=0.5, seed=2)  # 2 + 2 per batch
     batches = take(sampler, 15)
@@ -71,7 +78,7 @@ def test_state_from_another_configuration_is_refused():
     "kwargs, message",
     [
         ({"num_pixel": 0, "num_image_level": 10}, "pixel-labelled images but that pool is empty"),
-        ({"num_pixel": 10, "num_image_level": 0}, "image-level images but that pool is empty"),
+        ({"num_pixel": 0, "num_image_level": 0}, "pixel-labelled images but that pool is empty"),
         ({"num_pixel": 10, "num_image_level": 10, "pixel_fraction": 1.5}, "pixel_fraction"),
     ],
 )

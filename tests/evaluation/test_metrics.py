@@ -101,3 +101,9 @@ def test_f1_of_a_single_foreground_class_by_hand():
     f1.update(logits, target)
     result = f1.compute()
     assert result["f1"] == pytest.approx(4 / 6) and result["per_class_f1"]["road"] == pytest.approx(4 / 6)
+
+
+def test_f1_without_background_class_scores_column_zero_too():
+    f1 = ClassificationF1(2, ["sky", "car"], has_background=False)
+    f1.update(torch.tensor([[1.0, -1.0], [-1.0, 1.0]]), torch.tensor([[1, 0], [1, 1]]))
+    assert f1.compute()["per_class_f1"] == {"sky": pytest.approx(2 / 3), "car": 1.0}

@@ -22,6 +22,13 @@ def test_classification_loss_gives_background_weight_zero():
     assert classification_loss(logits, labels).item() == pytest.approx(expected)
 
 
+def test_without_a_background_class_every_class_is_trained():
+    logits = torch.tensor([[10.0, 0.0, 0.0]])
+    labels = torch.tensor([[0.0, 1.0, 0.0]])  # class 0 (e.g. sky) is an image label like any other
+    expected = (10.0 + math.log1p(math.exp(-10.0)) + 2 * math.log(2)) / 3
+    assert classification_loss(logits, labels, has_background=False).item() == pytest.approx(expected)
+
+
 def test_combined_loss_uses_what_the_model_outputs():
     seg, cls = torch.zeros(1, 3, 2, 2), torch.zeros(2, 3)
     masks, labels = torch.zeros(1, 2, 2, dtype=torch.long), torch.ones(2, 3)

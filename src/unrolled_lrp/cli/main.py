@@ -24,7 +24,7 @@ from unrolled_lrp.training.safety import Preempted, TrainingDiverged
 USER_ERRORS = (ValueError, FileNotFoundError, DatasetError, UnsupportedLayerError, TrainingDiverged)
 
 COMMANDS: dict[str, Any] = {
-    "data": {"synth": data.synth, "check": data.check},
+    "data": {"synth": data.synth, "check": data.check, "download": data.download},
     "pretrain": training.pretrain,
     "train": training.train,
     "eval": training.evaluate,

@@ -88,7 +88,9 @@ def _image_level_problems(layout: VocLayout, image_id: str, classes: ClassSet, d
 
 
 def _layout_problems(layout: VocLayout, use_aug: bool) -> list[Problem]:
-    folders = [layout.images, layout.annotations, layout.masks, layout.segmentation_sets]
+    """Missing folders and lists; ``Annotations`` is checked per image-level image (fully pixel-labelled sets
+    have none)."""
+    folders = [layout.images, layout.masks, layout.segmentation_sets]
     lists = [layout.segmentation_sets / "val.txt"]
     if use_aug:
         folders.append(layout.aug_masks)
@@ -100,16 +102,22 @@ def _layout_problems(layout: VocLayout, use_aug: bool) -> list[Problem]:
 
 
 def check_dataset(
-    root: str | Path, classes: ClassSet = VOC, *, use_aug: bool = False, decode: bool = True
+    root: str | Path,
+    classes: ClassSet = VOC,
+    *,
+    use_aug: bool = False,
+    decode: bool = True,
+    mask_folder: str = "SegmentationClass",
 ) -> list[Problem]:
     """All problems of a VOC-layout dataset (empty list: usable), each with its file path.
 
     Checks folders and list files, listed images (present, readable; fully decoded unless
     ``decode=False``), masks of the pixel pool and val (present, same size as the image, values in
     the class range or 255), and annotations of the image-level pool (parse, known class names).
+    Masks are read from ``mask_folder`` (``SegmentationClassAug`` for the pixel pool with ``use_aug``).
     """
     try:
-        layout = find_voc(root)
+        layout = find_voc(root, mask_folder)
     except DatasetError as error:
         return error.problems
     problems = _layout_problems(layout, use_aug)
@@ -119,6 +127,9 @@ def check_dataset(
     pixel = pixel_pool_ids(layout, set(val), use_aug)
     problems += _problems(lambda: require_disjoint(layout, val, pixel))
     image_level = sorted(set(trainval_ids(layout)) - set(val) - set(pixel))
+    if image_level and not layout.annotations.is_dir():
+        needed = f"{len(image_level)} image-level training images listed in {layout.main_trainval} need their XML"
+        return problems + [Problem(layout.annotations, f"folder missing: {needed}")]
     checks = (
         [partial(_labelled_problems, layout, i, layout.mask(i), classes, decode) for i in val]
         + [partial(_labelled_problems, layout, i, layout.mask(i, aug=use_aug), classes, decode) for i in pixel]
@@ -128,9 +139,14 @@ def check_dataset(
 
 
 def require_valid_dataset(
-    root: str | Path, classes: ClassSet = VOC, *, use_aug: bool = False, decode: bool = False
+    root: str | Path,
+    classes: ClassSet = VOC,
+    *,
+    use_aug: bool = False,
+    decode: bool = False,
+    mask_folder: str = "SegmentationClass",
 ) -> None:
     """Raise :class:`DatasetError` listing every problem, so training fails before it starts, not hours in."""
-    problems = check_dataset(root, classes, use_aug=use_aug, decode=decode)
+    problems = check_dataset(root, classes, use_aug=use_aug, decode=decode, mask_folder=mask_folder)
     if problems:
         raise DatasetError(problems)

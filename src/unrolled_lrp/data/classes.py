@@ -1,7 +1,9 @@
 """Class names and colour palettes: the single source of truth for label indices.
 
-Index 0 is always background and :data:`IGNORE_INDEX` (255) marks void/boundary pixels,
-as in PASCAL VOC. Custom datasets describe their classes in a small YAML file::
+:data:`IGNORE_INDEX` (255) marks void/boundary pixels, as in PASCAL VOC. A class list that starts with
+``background`` (VOC) has a background class at index 0: it is in every image, so it is not an image label
+the classifier learns. Fully labelled sets without one (11-class CamVid, Cityscapes-like) simply list their
+classes; then every class is an image label. Custom datasets describe their classes in a small YAML file::
 
     classes: [background, cat, dog]
     palette: [[0, 0, 0], [128, 0, 0], [0, 128, 0]]   # optional, VOC colours otherwise
@@ -44,16 +46,16 @@ def voc_palette(n: int = 256) -> tuple[Colour, ...]:
 
 @dataclass(frozen=True)
 class ClassSet:
-    """Names and display colours of a dataset's classes (index 0 = background)."""
+    """Names and display colours of a dataset's classes (index 0 = background if it is named so)."""
 
     names: tuple[str, ...]
     palette: tuple[Colour, ...]
 
     def __post_init__(self) -> None:
-        if len(self.names) < 2 or self.names[0] != "background":
-            raise ValueError(
-                f"class list must start with 'background' and name at least one more class, got {list(self.names)}"
-            )
+        if len(self.names) < 2:
+            raise ValueError(f"class list must name at least two classes, got {list(self.names)}")
+        if "background" in self.names[1:]:
+            raise ValueError(f"'background' must be the first class (index 0) or absent, got {list(self.names)}")
         if len(set(self.names)) != len(self.names):
             raise ValueError(f"class names must be unique, got {list(self.names)}")
         if len(self.names) > IGNORE_INDEX:
@@ -67,9 +69,19 @@ class ClassSet:
         return len(self.names)
 
     @property
+    def has_background(self) -> bool:
+        """Whether index 0 is a background class (present in every image, hence not an image label)."""
+        return self.names[0] == "background"
+
+    @property
+    def background(self) -> frozenset[int]:
+        """``{0}`` with a background class, else empty: the indices every image contains by definition."""
+        return frozenset({0}) if self.has_background else frozenset()
+
+    @property
     def foreground(self) -> range:
-        """Indices of the foreground classes."""
-        return range(1, self.num_classes)
+        """Indices of the classes that are image labels: all but the background, every class without one."""
+        return range(1 if self.has_background else 0, self.num_classes)
 
     def index(self, name: str) -> int:
         """Index of a class name; ``KeyError`` naming the known classes if unknown."""

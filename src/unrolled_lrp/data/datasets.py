@@ -49,9 +49,9 @@ class Batch(NamedTuple):
 
 
 def multi_hot(labels: frozenset[int], num_classes: int) -> torch.Tensor:
-    """Float multi-hot vector with background (index 0) always set."""
+    """Float multi-hot vector of ``labels`` (which include the background class, if the class set has one)."""
     vector = torch.zeros(num_classes)
-    vector[sorted(labels | {0})] = 1.0
+    vector[sorted(labels)] = 1.0
     return vector
 
 

@@ -25,7 +25,9 @@ class DataConfig:
 
     Args:
         root: Dataset folder (``ROOT`` with ``VOCdevkit/VOC2012``, or the ``VOC2012`` folder).
-        classes: YAML class config (``classes: [background, ...]``); None: the 21 VOC classes.
+        classes: YAML class config (``classes: [background, ...]``, or without background for fully labelled
+            sets); None: the 21 VOC classes.
+        mask_folder: Folder of the pixel labels inside ``VOC2012`` (e.g. ``SegmentationClassFull``).
         num_pixel: Pixel-labelled images of the regime (20, 100, 500, 1464, ...); None: the whole pool.
         seed: Seed of the regime, the hold-out split and the batch order.
         use_aug: Use ``SegmentationClassAug`` masks (SBD, 10582 images) as the pixel pool.
@@ -45,6 +47,7 @@ class DataConfig:
 
     root: Path
     classes: Path | None = None
+    mask_folder: str = "SegmentationClass"
     num_pixel: int | None = None
     seed: int = 0
     use_aug: bool = False
@@ -94,6 +97,7 @@ def _select(pools: VocPools, config: DataConfig) -> list[VocItem]:
         seed=config.seed,
         threshold=config.regime_threshold,
         uniform_weight=config.uniform_weight,
+        background=0 if config.class_set().has_background else None,
     )
     return [by_id[image_id] for image_id in ids]
 
@@ -102,8 +106,8 @@ def build_training_data(config: DataConfig, regime_dir: Path | None = None) -> T
     """Check the dataset, pick the regime (its ids written to ``regime_dir``), split the hold-out, build the
     datasets and the sampler."""
     classes = config.class_set()
-    require_valid_dataset(config.root, classes, use_aug=config.use_aug)
-    pools = load_voc(config.root, classes, use_aug=config.use_aug)
+    require_valid_dataset(config.root, classes, use_aug=config.use_aug, mask_folder=config.mask_folder)
+    pools = load_voc(config.root, classes, use_aug=config.use_aug, mask_folder=config.mask_folder)
     selected = _select(pools, config)
     pixel, holdout = split_holdout(
         selected, fraction=config.holdout_fraction, count=config.holdout_count, seed=config.seed

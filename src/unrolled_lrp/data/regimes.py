@@ -10,6 +10,9 @@ top-down: the first ``threshold`` mixed draws (plus, if some class is missing fr
 earliest later draw) are re-ordered by the greedy rule, the remaining mixed draws follow.
 So any ``N >= threshold`` is exactly a mixed-distribution sample and any smaller N is a greedy
 uniform subset of it.
+
+Labels are per-image class sets; the ``background`` class (index 0 by default; ``None`` for class lists
+without one) is in every image and is not balanced.
 """
 
 from __future__ import annotations
@@ -51,8 +54,8 @@ class _ClassIndex:
                 return image_id
 
 
-def _foreground(labels: Labels) -> dict[str, frozenset[int]]:
-    return {image_id: frozenset(classes) - {0} for image_id, classes in labels.items()}
+def _foreground(labels: Labels, background: int | None) -> dict[str, frozenset[int]]:
+    return {image_id: frozenset(classes) - {background} for image_id, classes in labels.items()}
 
 
 def _with_leftovers(order: list[str], ids: list[str], rng: random.Random) -> list[str]:
@@ -63,10 +66,10 @@ def _with_leftovers(order: list[str], ids: list[str], rng: random.Random) -> lis
     return order + leftovers
 
 
-def mixed_order(labels: Labels, *, seed: int = 0, uniform_weight: float = 0.5) -> list[str]:
+def mixed_order(labels: Labels, *, seed: int = 0, uniform_weight: float = 0.5, background: int | None = 0) -> list[str]:
     """All ids ordered by sequential draws of a class ~ ``w·uniform + (1-w)·pool class frequency``, then of an
     image containing it."""
-    fg, rng = _foreground(labels), random.Random(seed)
+    fg, rng = _foreground(labels, background), random.Random(seed)
     ids = sorted(fg)
     index = _ClassIndex(ids, fg, rng)
     total = sum(len(members) for members in index.members.values())
@@ -84,9 +87,9 @@ def mixed_order(labels: Labels, *, seed: int = 0, uniform_weight: float = 0.5) -
     return _with_leftovers(order, ids, rng)
 
 
-def greedy_uniform_order(labels: Labels, *, seed: int = 0) -> list[str]:
+def greedy_uniform_order(labels: Labels, *, seed: int = 0, background: int | None = 0) -> list[str]:
     """All ids ordered greedily: least-covered class first (random ties), then a random image of it."""
-    fg, rng = _foreground(labels), random.Random(seed)
+    fg, rng = _foreground(labels, background), random.Random(seed)
     ids = sorted(fg)
     index = _ClassIndex(ids, fg, rng)
     coverage = dict.fromkeys(sorted(index.members), 0)
@@ -103,23 +106,31 @@ def greedy_uniform_order(labels: Labels, *, seed: int = 0) -> list[str]:
     return _with_leftovers(order, ids, rng)
 
 
-def regime_order(labels: Labels, *, seed: int = 0, threshold: int = 500, uniform_weight: float = 0.5) -> list[str]:
+def regime_order(
+    labels: Labels, *, seed: int = 0, threshold: int = 500, uniform_weight: float = 0.5, background: int | None = 0
+) -> list[str]:
     """The nested ordering of the pixel pool (see module docstring); regime N is its first N ids."""
-    fg = _foreground(labels)
-    mixed = mixed_order(fg, seed=seed, uniform_weight=uniform_weight)
+    fg = _foreground(labels, background)
+    mixed = mixed_order(fg, seed=seed, uniform_weight=uniform_weight, background=None)
     head = mixed[:threshold]
     missing = set().union(*fg.values()) - set().union(*(fg[i] for i in head))
     for image_id in mixed[threshold:]:
         if fg[image_id] & missing:
             head.append(image_id)
             missing -= fg[image_id]
-    greedy = greedy_uniform_order({image_id: fg[image_id] for image_id in head}, seed=seed)
+    greedy = greedy_uniform_order({image_id: fg[image_id] for image_id in head}, seed=seed, background=None)
     chosen = set(head)
     return greedy + [image_id for image_id in mixed if image_id not in chosen]
 
 
 def select_regime(
-    labels: Labels, num_pixel: int, *, seed: int = 0, threshold: int = 500, uniform_weight: float = 0.5
+    labels: Labels,
+    num_pixel: int,
+    *,
+    seed: int = 0,
+    threshold: int = 500,
+    uniform_weight: float = 0.5,
+    background: int | None = 0,
 ) -> list[str]:
     """The ``num_pixel`` pixel-labelled ids of a regime, deterministic from ``seed`` and nested across N.
 
@@ -127,7 +138,8 @@ def select_regime(
     """
     if not 0 <= num_pixel <= len(labels):
         raise ValueError(f"num_pixel={num_pixel} must be between 0 and the pool size {len(labels)}")
-    return regime_order(labels, seed=seed, threshold=threshold, uniform_weight=uniform_weight)[:num_pixel]
+    order = regime_order(labels, seed=seed, threshold=threshold, uniform_weight=uniform_weight, background=background)
+    return order[:num_pixel]
 
 
 def regime_path(directory: str | Path, num_pixel: int, seed: int) -> Path:

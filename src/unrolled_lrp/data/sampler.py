@@ -5,7 +5,9 @@ image-level items (``P..P+I-1``). Each pool is an endless stream of passes; ever
 fresh permutation derived from ``(seed, pool, pass number)``. Batch ``b`` takes the next
 ``pixel_per_batch`` items of the pixel stream and the next ``batch_size - pixel_per_batch`` of
 the image-level stream, so the whole sequence is a pure function of the seed and the batch
-counter: saving and restoring the counter resumes training exactly.
+counter: saving and restoring the counter resumes training exactly. When the image-level pool is empty (a
+fully pixel-labelled dataset whose whole pool is the regime), the pixel-labelled images take its share:
+they carry image labels too.
 
 An *epoch* is ``epoch_length`` iterations; by default the number of batches needed to see every
 image of the slower pool once, ``max(ceil(P / pixel_per_batch), ceil(I / image_per_batch))``.
@@ -45,7 +47,7 @@ class MixedBatchSampler(Sampler[list[int]]):
         if batch_size < 1 or not 0 <= pixel_fraction <= 1:
             raise ValueError(f"need batch_size >= 1 and 0 <= pixel_fraction <= 1, got {batch_size}, {pixel_fraction}")
         self.num_pixel, self.num_image_level, self.seed = num_pixel, num_image_level, seed
-        self.pixel_per_batch = round(batch_size * pixel_fraction)
+        self.pixel_per_batch = round(batch_size * pixel_fraction) if num_image_level else batch_size
         self.image_per_batch = batch_size - self.pixel_per_batch
         for pool, size, per_batch in (
             ("pixel-labelled", num_pixel, self.pixel_per_batch),

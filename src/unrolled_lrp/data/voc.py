@@ -1,13 +1,16 @@
 """Reader for the PASCAL VOC 2012 folder layout and the three pools the experiments use.
 
-* pixel pool: ``ImageSets/Segmentation/train.txt`` (1464 images), labels from the masks;
+* pixel pool: ``ImageSets/Segmentation/train.txt`` (1464 images), labels from the masks in
+  ``SegmentationClass`` (or another folder: ``mask_folder``, e.g. CamVid's ``SegmentationClassFull``);
   with ``use_aug=True`` the ``SegmentationClassAug`` masks instead (``train_aug.txt`` or every
   mask there), never silently;
 * evaluation: ``ImageSets/Segmentation/val.txt`` (1449 images), never used for training;
 * image-level pool: the rest of VOC2012 trainval (``ImageSets/Main/trainval.txt``, else every
-  ``Annotations/*.xml``), labels from the XML ``<object><name>`` tags.
+  ``Annotations/*.xml``), labels from the XML ``<object><name>`` tags. Empty for fully pixel-labelled
+  datasets, which need no ``Annotations`` folder.
 
-Background (index 0) is present in every image; mask value 255 stays 255 (ignore index).
+A background class (index 0, see :class:`~.classes.ClassSet`) is present in every image; mask value 255
+stays 255 (ignore index).
 """
 
 from __future__ import annotations
@@ -34,9 +37,10 @@ R = TypeVar("R")
 
 @dataclass(frozen=True)
 class VocLayout:
-    """Paths inside a ``VOC2012`` folder."""
+    """Paths inside a ``VOC2012`` folder; ``mask_folder`` names the folder of the pixel labels."""
 
     root: Path
+    mask_folder: str = "SegmentationClass"
 
     @property
     def images(self) -> Path:
@@ -48,7 +52,7 @@ class VocLayout:
 
     @property
     def masks(self) -> Path:
-        return self.root / "SegmentationClass"
+        return self.root / self.mask_folder
 
     @property
     def aug_masks(self) -> Path:
@@ -72,12 +76,12 @@ class VocLayout:
         return (self.aug_masks if aug else self.masks) / f"{image_id}.png"
 
 
-def find_voc(root: str | Path) -> VocLayout:
+def find_voc(root: str | Path, mask_folder: str = "SegmentationClass") -> VocLayout:
     """Locate ``VOC2012`` from ``ROOT`` (``ROOT/VOCdevkit/VOC2012``) or from ``VOC2012`` itself."""
     root = Path(root)
     for candidate in (root / "VOCdevkit" / "VOC2012", root):
         if (candidate / "ImageSets").is_dir() or (candidate / "JPEGImages").is_dir():
-            return VocLayout(candidate)
+            return VocLayout(candidate, mask_folder)
     raise DatasetError(
         [
             Problem(
@@ -125,14 +129,14 @@ def read_mask(path: Path) -> tv_tensors.Mask:
         return tv_tensors.Mask(torch.from_numpy(np.array(png, dtype=np.int64)))
 
 
-def mask_labels(path: Path, num_classes: int) -> frozenset[int]:
-    """Classes present in a mask (background always included, 255 excluded)."""
+def mask_labels(path: Path, classes: ClassSet) -> frozenset[int]:
+    """Classes present in a mask (the background class, if any, always included; 255 excluded)."""
     values = set(np.unique(read_mask(path).numpy()).tolist()) - {IGNORE_INDEX}
-    invalid = sorted(value for value in values if not 0 <= value < num_classes)
+    invalid = sorted(value for value in values if not 0 <= value < classes.num_classes)
     if invalid:
-        message = f"mask values {invalid} outside 0..{num_classes - 1} (and not {IGNORE_INDEX})"
+        message = f"mask values {invalid} outside 0..{classes.num_classes - 1} (and not {IGNORE_INDEX})"
         raise DatasetError([Problem(path, message)])
-    return frozenset(values | {0})
+    return frozenset(values) | classes.background
 
 
 def annotation_names(path: Path) -> list[str]:
@@ -145,7 +149,7 @@ def annotation_names(path: Path) -> list[str]:
 
 
 def annotation_labels(path: Path, classes: ClassSet) -> frozenset[int]:
-    """Classes named in a VOC XML annotation (background always included)."""
+    """Classes named in a VOC XML annotation (the background class, if any, always included)."""
     names = annotation_names(path)
     unknown = sorted(set(names) - set(classes.names))
     if unknown:
@@ -158,12 +162,12 @@ def annotation_labels(path: Path, classes: ClassSet) -> frozenset[int]:
                 )
             ]
         )
-    return frozenset({0, *(classes.index(name) for name in names)})
+    return frozenset(classes.index(name) for name in names) | classes.background
 
 
 @dataclass(frozen=True)
 class VocItem:
-    """One image: where its files are and which classes it contains (0 = background included)."""
+    """One image: where its files are and which classes it contains (the background class included)."""
 
     id: str
     image: Path
@@ -237,13 +241,15 @@ def trainval_ids(layout: VocLayout) -> list[str]:
 def masked_items(layout: VocLayout, ids: Sequence[str], classes: ClassSet, aug: bool = False) -> tuple[VocItem, ...]:
     """Items with masks, labels read from the masks."""
     masks = [layout.mask(image_id, aug=aug) for image_id in ids]
-    labels = parallel_map(lambda path: mask_labels(path, classes.num_classes), masks)
+    labels = parallel_map(lambda path: mask_labels(path, classes), masks)
     return tuple(VocItem(i, layout.image(i), m, lab) for i, m, lab in zip(ids, masks, labels))
 
 
-def load_voc(root: str | Path, classes: ClassSet = VOC, *, use_aug: bool = False) -> VocPools:
+def load_voc(
+    root: str | Path, classes: ClassSet = VOC, *, use_aug: bool = False, mask_folder: str = "SegmentationClass"
+) -> VocPools:
     """Read the three pools of a VOC-layout dataset (run :func:`check_dataset` for a full diagnosis)."""
-    layout = find_voc(root)
+    layout = find_voc(root, mask_folder)
     val_ids = read_ids(layout.segmentation_sets / "val.txt")
     val_set = set(val_ids)
     pixel_ids = pixel_pool_ids(layout, val_set, use_aug)

@@ -16,11 +16,12 @@ def evaluate(
     model: SegmentationModel, dataset: Dataset, class_names: list[str], device: str | torch.device = "cpu"
 ) -> dict:
     """mIoU, per-class IoU and pixel accuracy over the whole dataset (one confusion matrix, 255 ignored)
-    when the model segments, foreground macro F1 of the class scores when it has a classification branch."""
+    when the model segments, macro F1 of the class scores (background excluded) when it has a classification
+    branch."""
     was_training = model.training
     model.eval()
     seg = SegmentationMetrics(len(class_names), class_names)
-    f1 = ClassificationF1(len(class_names), class_names)
+    f1 = ClassificationF1(len(class_names), class_names, has_background=class_names[0] == "background")
     segments = classifies = False
     for batch in DataLoader(dataset, batch_size=1, collate_fn=eval_collate):
         out = model(batch.image.to(device))

@@ -7,8 +7,8 @@ Conventions (PASCAL VOC):
   IoU = TP / (TP + FP + FN). A class absent from both ground truth and prediction has no
   IoU (None in results, NaN in tensors) and is left out of the mIoU — a class nobody saw nor
   predicted says nothing about the model; a class present in either counts, IoU 0 included.
-* Classification: multilabel macro F1 over the foreground classes only (column 0, the
-  background, is dropped: it is in nearly every image and gets zero loss weight in training),
+* Classification: multilabel macro F1 over the image-label classes (column 0 is dropped when it is a
+  background class: it is in every image and gets zero loss weight in training),
   predicting a class where its logit is > 0 (sigmoid > 0.5). Binarised here rather than by
   torchmetrics, which would read logits that happen to lie in [0, 1] as probabilities.
   Classes without positives in both target and prediction are left out of the mean, as for
@@ -93,26 +93,27 @@ def _percent(value: float | None) -> str:
 
 
 class ClassificationF1(nn.Module):
-    """Multilabel macro F1 over foreground classes (index 0 = background excluded), logit > 0.
+    """Multilabel macro F1 over the image-label classes (index 0 excluded if it is a background), logit > 0.
 
     ``update(logits, target)``: ``logits`` ``(B, C)`` class scores, ``target`` ``(B, C)``
     multi-hot image labels, both including the background column.
     """
 
-    def __init__(self, num_classes: int, class_names: Sequence[str] | None = None) -> None:
+    def __init__(self, num_classes: int, class_names: Sequence[str] | None = None, has_background: bool = True) -> None:
         super().__init__()
         if num_classes < 2:
-            raise ValueError(f"need background plus at least one foreground class, got num_classes={num_classes}")
-        self.class_names = _names(class_names, num_classes)[1:]
-        foreground = num_classes - 1  # torchmetrics' multilabel scores need two labels; one is the binary case
+            raise ValueError(f"need at least two classes, got num_classes={num_classes}")
+        self.first = int(has_background)
+        self.class_names = _names(class_names, num_classes)[self.first :]
+        labels = num_classes - self.first  # torchmetrics' multilabel scores need two labels; one is the binary case
         self.stats = (
-            MultilabelStatScores(num_labels=foreground, average=None, sync_on_compute=False)
-            if foreground > 1
+            MultilabelStatScores(num_labels=labels, average=None, sync_on_compute=False)
+            if labels > 1
             else BinaryStatScores(sync_on_compute=False)
         )
 
     def update(self, logits: Tensor, target: Tensor) -> None:
-        self.stats.update((logits[:, 1:] > 0).long(), target[:, 1:].long())
+        self.stats.update((logits[:, self.first :] > 0).long(), target[:, self.first :].long())
 
     def reset(self) -> None:
         self.stats.reset()

@@ -90,7 +90,12 @@ class _Progress:
 
 
 def _loss(
-    network: Network, uses_image_labels: bool, batch: Batch, config: TrainConfig, device: torch.device
+    network: Network,
+    uses_image_labels: bool,
+    batch: Batch,
+    config: TrainConfig,
+    device: torch.device,
+    has_background: bool = True,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Forward pass and loss of one batch; only the pixel-labelled images (the first ones) are decoded for
     mixed-batch models."""
@@ -99,7 +104,9 @@ def _loss(
     output = network(image, seg_mask=decoded)
     masks = batch.mask[:decoded] if uses_image_labels else batch.mask
     labels = batch.labels.to(device, non_blocking=True)
-    return combined_loss(output, masks.to(device, non_blocking=True), labels, config.seg_weight, config.cls_weight)
+    return combined_loss(
+        output, masks.to(device, non_blocking=True), labels, config.seg_weight, config.cls_weight, has_background
+    )
 
 
 def _improves(metrics: dict, best: dict | None) -> bool:
@@ -128,6 +135,7 @@ def _step(
     model: SegmentationModel,
     optimizer: torch.optim.Optimizer,
     batch: Batch,
+    has_background: bool,
     config: TrainConfig,
     ranks: Distributed,
     step: int,
@@ -139,7 +147,7 @@ def _step(
     """
     torch.manual_seed(step_seed(config.seed, step, ranks.rank, ranks.world_size, stream=1))
     with autocast(ranks.device, config.precision):
-        loss, parts = _loss(network, model.uses_image_labels, batch, config, ranks.device)
+        loss, parts = _loss(network, model.uses_image_labels, batch, config, ranks.device, has_background)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip or math.inf)
@@ -218,7 +226,8 @@ def train(
             waiting = time.perf_counter()
             batch = next(batches)
             pace.add(len(batch.ids) * ranks.world_size, time.perf_counter() - waiting)
-            loss, parts = _step(network, model, optimizer, batch, config, ranks, step, run_dir / LAST)
+            has_background = data.train.classes.has_background
+            loss, parts = _step(network, model, optimizer, batch, has_background, config, ranks, step, run_dir / LAST)
             progress.step = step + 1
             bar.set_postfix(
                 loss=f"{loss.item():.3f}",
