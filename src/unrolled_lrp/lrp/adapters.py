@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import NamedTuple, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from torch import nn
 
@@ -40,8 +40,11 @@ class Stage(NamedTuple):
     stride: int
 
 
-class Adapter(ABC):
-    """What the library knows about one architecture family."""
+Model = TypeVar("Model", bound=nn.Module)
+
+
+class Adapter(ABC, Generic[Model]):
+    """What the library knows about one architecture family (``Model``: its module type)."""
 
     #: Shown in error messages and in the list of supported families.
     family: str
@@ -49,30 +52,30 @@ class Adapter(ABC):
     torchvision_prefixes: tuple[str, ...] = ()
 
     @abstractmethod
-    def units(self, model: nn.Module) -> list[Unit]:
+    def units(self, model: Model) -> list[Unit]:
         """The LRP units of ``model``, in the order of its ``forward``, ending with the output layer."""
 
     @abstractmethod
-    def output_layer(self, model: nn.Module) -> nn.Linear:
+    def output_layer(self, model: Model) -> nn.Linear:
         """The layer producing the class scores."""
 
     @abstractmethod
-    def replace_output_layer(self, model: nn.Module, layer: nn.Linear) -> None:
+    def replace_output_layer(self, model: Model, layer: nn.Linear) -> None:
         """Put ``layer`` where the output layer is."""
 
-    def stages(self, model: nn.Module) -> list[Stage]:
+    def stages(self, model: Model) -> list[Stage]:
         """Encoder stages, finest first; the last one's output is what :meth:`head` consumes."""
         raise UnsupportedLayerError("", model, f"no encoder stages are known for {self.family}")
 
-    def head(self, model: nn.Module) -> nn.Sequential:
+    def head(self, model: Model) -> nn.Sequential:
         """The modules after the last stage (pooling, flatten, classifier), shared, not copied."""
         raise UnsupportedLayerError("", model, f"no classifier head is known for {self.family}")
 
 
-BlockBuilder = Callable[[nn.Module, str], Unit]
+BlockBuilder = Callable[..., Unit]  # (block, path) -> Unit
 AdapterType = TypeVar("AdapterType", bound=type[Adapter])
 
-ADAPTERS: dict[type[nn.Module], Adapter] = {}
+ADAPTERS: dict[type[nn.Module], Adapter[Any]] = {}
 BLOCKS: dict[type[nn.Module], BlockBuilder] = {}
 
 
@@ -103,7 +106,7 @@ def _register(table: dict, key: type[nn.Module], value: object) -> None:
     table[key] = value
 
 
-def adapter_for(model: nn.Module) -> Adapter:
+def adapter_for(model: nn.Module) -> Adapter[Any]:
     """The adapter of ``model``'s family; ``UnsupportedLayerError`` naming the type and the families if none."""
     registered = _registered_base(model, ADAPTERS)
     if registered is None:

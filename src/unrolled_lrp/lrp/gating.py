@@ -99,7 +99,7 @@ class EpsilonGating(Gating):
         return a / stabilize(z, self.epsilon)
 
     def apply(self, g: Tensor, gate: Tensor | None, activation: str | None) -> Tensor:
-        return g * gate
+        return g if gate is None else g * gate
 
 
 class ReLUGating(Gating):

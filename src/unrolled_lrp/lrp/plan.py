@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from typing import cast
 
 from torch import nn
 
@@ -79,7 +80,7 @@ def _affine_unit(module: nn.Module, path: str, following: NamedModules) -> Unit:
         following.popleft()
     if type(module) is nn.Conv2d:
         return conv_unit(module, bn, activation, path)
-    return LinearUnit(module, activation, path)
+    return LinearUnit(cast(nn.Linear, module), activation, path)
 
 
 def _flatten_unit(module: nn.Flatten, path: str) -> FlattenUnit:
@@ -118,7 +119,9 @@ def pool_unit(module: nn.Module, kind: type[nn.MaxPool2d | nn.AdaptiveAvgPool2d]
     """The unit of a pooling attribute that a family's ``forward`` calls (e.g. ResNet's ``maxpool``)."""
     if type(module) is not kind:
         raise UnsupportedLayerError(path, module, f"expected {kind.__name__}")
-    return MaxPoolUnit(module, path) if kind is nn.MaxPool2d else AdaptiveAvgPoolUnit(module, path)
+    if isinstance(module, nn.MaxPool2d):
+        return MaxPoolUnit(module, path)
+    return AdaptiveAvgPoolUnit(module, path)
 
 
 def head_units(head: nn.Module, path: str) -> list[Unit]:

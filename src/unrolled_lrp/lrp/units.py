@@ -12,7 +12,7 @@ returns the signal at the unit's input.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import torch
 import torch.nn.functional as F
@@ -106,14 +106,13 @@ class ConvUnit(Unit):
         if record.scale is not None:  # the BatchNorm slope, folded into the (small) weight, not the signal
             weight = weight * record.scale.view(-1, 1, 1, 1)
         out_size = q.shape[-2:]
+        padding = cast(tuple[int, ...], conv.padding)  # numbers: checked when the plan was built
         output_padding = tuple(
             i - ((o - 1) * s - 2 * p + d * (k - 1) + 1)
-            for i, o, s, p, d, k in zip(
-                record.in_size, out_size, conv.stride, conv.padding, conv.dilation, conv.kernel_size
-            )
+            for i, o, s, p, d, k in zip(record.in_size, out_size, conv.stride, padding, conv.dilation, conv.kernel_size)
         )
         flat = F.conv_transpose2d(
-            q.flatten(0, 1), weight, None, conv.stride, conv.padding, output_padding, conv.groups, conv.dilation
+            q.flatten(0, 1), weight, None, conv.stride, padding, output_padding, conv.groups, conv.dilation
         )
         return flat.unflatten(0, q.shape[:2])
 
@@ -243,12 +242,12 @@ class DropoutUnit(Unit):
     def decode(self, g: Tensor, record: AffineRecord | None, gating: Gating) -> Tensor:
         if record is None:
             return g
-        return gating.apply(g, _class_axis(record.gate), None) * _class_axis(record.scale)
+        return gating.apply(g, _class_axis(record.gate), None) * cast(Tensor, record.scale).unsqueeze(1)
 
     def select(self, record: AffineRecord | None, index: Tensor) -> AffineRecord | None:
         if record is None:
             return None
-        return AffineRecord(_per_image(record.gate, index), record.scale[index], ())
+        return AffineRecord(_per_image(record.gate, index), cast(Tensor, record.scale)[index], ())
 
     def describe(self) -> list[str]:
         return [f"{f'{self.path}: Dropout p={self.dropout.p}':<70} | same mask"]

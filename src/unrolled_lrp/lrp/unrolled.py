@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import torch
 from torch import Tensor, nn
@@ -13,7 +13,7 @@ from torch.utils.checkpoint import checkpoint
 from unrolled_lrp.lrp.config import LRPConfig
 from unrolled_lrp.lrp.gating import Gating, make_gating
 from unrolled_lrp.lrp.plan import build_plan
-from unrolled_lrp.lrp.units import Record, SequenceUnit
+from unrolled_lrp.lrp.units import LinearUnit, Record, SequenceUnit
 
 
 class UnrolledOutput(NamedTuple):
@@ -47,7 +47,7 @@ class UnrolledLRP(nn.Module):
         self.config = config
         self._gating: Gating = make_gating(config)
         self._plan: SequenceUnit = build_plan(classifier)
-        self.num_classes: int = self._plan.units[-1].linear.out_features
+        self.num_classes: int = cast(LinearUnit, self._plan.units[-1]).linear.out_features
 
     def forward(
         self,

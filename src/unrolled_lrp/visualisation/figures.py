@@ -58,7 +58,8 @@ def save_top_classes(
     labels = torch.zeros_like(winner)
     for rank, k in enumerate(top, start=1):
         labels[winner == k] = rank
-    colours = [(160, 160, 160)] + [tuple(int(255 * c) for c in plt.cm.tab10(i)[:3]) for i in range(top_k)]
+    tab10 = [plt.cm.tab10(i) for i in range(top_k)]
+    colours = [(160, 160, 160)] + [(int(255 * r), int(255 * g), int(255 * b)) for r, g, b, _ in tab10]
     axes[-1].imshow(colourise(labels, colours))
     axes[-1].set_title(f"argmax of all {len(class_names)} heatmaps", fontsize=9)
     handles = [plt.Rectangle((0, 0), 1, 1, color=np.asarray(c) / 255) for c in colours]

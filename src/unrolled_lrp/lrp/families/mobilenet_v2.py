@@ -32,7 +32,7 @@ def _stride(block: nn.Module) -> int:
 
 
 @register_adapter(MobileNetV2)
-class MobileNetV2Adapter(Adapter):
+class MobileNetV2Adapter(Adapter[MobileNetV2]):
     family = "MobileNetV2 (torchvision mobilenet_v2, any width_mult)"
     torchvision_prefixes = ("mobilenet_v2",)
 

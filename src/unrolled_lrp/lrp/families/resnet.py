@@ -19,11 +19,11 @@ from unrolled_lrp.lrp.units import FlattenUnit, ResidualUnit, SequenceUnit, Unit
 
 
 @register_block(BasicBlock, Bottleneck)
-def residual_unit(block: nn.Module, path: str) -> ResidualUnit:
+def residual_unit(block: BasicBlock | Bottleneck, path: str) -> ResidualUnit:
     """``relu(bn(conv(...)) + shortcut(a))``, mirroring BasicBlock's and Bottleneck's ``forward``."""
     activation = activation_of(block.relu, join(path, "relu"))
     n_convs = 3 if isinstance(block, Bottleneck) else 2
-    main = [
+    main: list[Unit] = [
         conv_unit(
             getattr(block, f"conv{i}"),
             getattr(block, f"bn{i}"),
@@ -44,7 +44,7 @@ def _shortcut_unit(downsample: nn.Module, path: str) -> Unit:
 
 
 @register_adapter(ResNet)
-class ResNetAdapter(Adapter):
+class ResNetAdapter(Adapter[ResNet]):
     """Stem conv1-bn1-relu, maxpool, layer1-4 of residual blocks, global average pooling, fc."""
 
     family = "ResNet (torchvision resnet*, resnext*, wide_resnet*)"

@@ -10,7 +10,7 @@ from unrolled_lrp.lrp.units import Unit
 
 
 @register_adapter(nn.Sequential)
-class SequentialAdapter(Adapter):
+class SequentialAdapter(Adapter[nn.Sequential]):
     """Units only: a plain Sequential carries no stage structure for UNet/FCN skips."""
 
     family = "nn.Sequential of the supported layers"

@@ -11,7 +11,7 @@ from unrolled_lrp.lrp.units import FlattenUnit, Unit
 
 
 @register_adapter(VGG)
-class VGGAdapter(Adapter):
+class VGGAdapter(Adapter[VGG]):
     """``features`` (conv blocks separated by max-pools), adaptive 7x7 average pooling, a 3-layer MLP."""
 
     family = "VGG (torchvision vgg*, with and without BatchNorm)"
