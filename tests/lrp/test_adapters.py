@@ -58,7 +58,7 @@ def test_a_family_cannot_be_registered_twice():
 
 
 def test_lrp_config_validates_its_options():
-    with pytest.raises(ValueError, match="relu6 must be one of 'gradient', 'ratio'; got 'clip'"):
+    with pytest.raises(ValueError, match="relu6 must be 'gradient' or 'ratio', got 'clip'"):
         LRPConfig(relu6="clip")
     with pytest.raises(ValueError, match="class_chunk_size must be a positive integer"):
         LRPConfig(class_chunk_size=0)
