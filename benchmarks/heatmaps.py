@@ -10,7 +10,8 @@ Cases, per architecture (batch 2, 21 classes):
   classifier_step    plain classifier forward + backward (the cost floor)
 
 Each case runs in its own process so that peak memory (max RSS on CPU, max allocated on GPU) is its own.
-Usage: python benchmarks/heatmaps.py [--device cuda] [--repeats 3] [--archs resnet18@128 resnet50@224 vgg16_bn@224]
+Usage: python benchmarks/heatmaps.py [--device cuda] [--repeats 3]
+       [--archs resnet18@128 resnet50@224 vgg16_bn@224 mobilenet_v2@224]
        [--cases ours_heatmaps ours_compiled ...]
 """
 
@@ -71,12 +72,18 @@ def make_step(case: str, classifier: torch.nn.Module, x: torch.Tensor):
 
     def zennit_loop():
         from zennit.attribution import Gradient
+        from zennit.canonizers import SequentialMergeBatchNorm
         from zennit.composites import LayerMapComposite
         from zennit.rules import Epsilon
         from zennit.torchvision import ResNetCanonizer, Sum, VGGCanonizer
         from zennit.types import AvgPool, Convolution, Linear
 
-        canonizer = ResNetCanonizer() if isinstance(classifier, torchvision.models.ResNet) else VGGCanonizer()
+        if isinstance(classifier, torchvision.models.ResNet):
+            canonizer = ResNetCanonizer()
+        elif isinstance(classifier, torchvision.models.VGG):
+            canonizer = VGGCanonizer()
+        else:  # MobileNetV2: zennit has no canonizer of its own; BatchNorm merged, timing comparison only
+            canonizer = SequentialMergeBatchNorm()
         rules = [(kind, Epsilon(1e-9)) for kind in (Convolution, Linear, AvgPool, Sum)]
         with Gradient(model=classifier, composite=LayerMapComposite(rules, canonizers=[canonizer])) as attributor:
             for k in range(NUM_CLASSES):
@@ -120,7 +127,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--archs", nargs="+", default=["resnet18@128", "resnet50@224", "vgg16_bn@224"])
+    parser.add_argument(
+        "--archs", nargs="+", default=["resnet18@128", "resnet50@224", "vgg16_bn@224", "mobilenet_v2@224"]
+    )
     parser.add_argument("--cases", nargs="+", default=CASES, choices=CASES + OPT_IN)
     parser.add_argument("--one", nargs=2, metavar=("CASE", "ARCH@SIZE"), help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -12,10 +12,15 @@ from torch import Tensor, nn
 def random_classifier(
     arch: str, num_classes: int = 5, seed: int = 0, dtype=torch.float64, bn_eps: float | None = None
 ) -> nn.Module:
-    """A torchvision classifier with random weights and non-trivial BatchNorm statistics and affine maps."""
+    """A torchvision classifier with random weights and non-trivial BatchNorm statistics and affine maps.
+
+    ``"resnet10"`` is a ResNet with one block per stage; ``"mobilenet_v2@0.25"`` a MobileNetV2 of that width.
+    """
     torch.manual_seed(seed)
     if arch == "resnet10":  # one block per stage: the smallest torchvision ResNet, for slow references
         model = torchvision.models.ResNet(torchvision.models.resnet.BasicBlock, [1, 1, 1, 1], num_classes=num_classes)
+    elif arch.startswith("mobilenet_v2@"):
+        model = torchvision.models.mobilenet_v2(num_classes=num_classes, width_mult=float(arch.split("@")[1]))
     else:
         model = getattr(torchvision.models, arch)(num_classes=num_classes)
     for module in model.modules():
@@ -40,6 +45,59 @@ def input_x_gradient(
         (grad,) = torch.autograd.grad(logits[:, k].sum(), x, retain_graph=True, create_graph=create_graph)
         maps.append((grad * x).sum(1))
     return torch.stack(maps, 1)
+
+
+class _RatioReLU6(torch.autograd.Function):
+    """ReLU6 whose backward multiplies by ``relu6(z) / z`` instead of its derivative (differentiable twice)."""
+
+    @staticmethod
+    def forward(ctx, z: Tensor) -> Tensor:
+        ctx.save_for_backward(z)
+        return torch.nn.functional.relu6(z)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:
+        (z,) = ctx.saved_tensors
+        return grad * torch.where(z > 0, torch.nn.functional.relu6(z) / torch.where(z > 0, z, 1.0), 0.0)
+
+
+class RatioReLU6(nn.Module):
+    def forward(self, z: Tensor) -> Tensor:
+        return _RatioReLU6.apply(z)
+
+
+def with_ratio_relu6(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` whose ReLU6 modules back-propagate ``relu6(z) / z``: its input x gradient is LRP-0
+    with the ratio rule on ReLU6.
+
+    Why this is LRP-0: at a linear map ``z = W a_in + b`` LRP-0 sends ``R_in = a_in * W^T (R / z)``. Writing
+    the relevance at an activation's output as ``R = a * g``, the message at ``z`` is ``R / z = g * a / z``, so
+    LRP-0 is the chain rule with every activation's derivative replaced by ``a / z``: ``H(z)`` for ReLU (hence
+    input x gradient), ``relu6(z) / z`` for ReLU6. Linear steps with no activation (BatchNorm, the residual
+    sum, pooling, the head) keep their plain derivative, since there ``a / z = 1``. Autograd then runs this
+    through torchvision's own ``forward``, independently of the library's units.
+    """
+    model = copy.deepcopy(model)
+    for module in list(model.modules()):
+        for name, child in module.named_children():
+            if type(child) is nn.ReLU6:
+                setattr(module, name, RatioReLU6())
+    return model
+
+
+def relu6_inputs(model: nn.Module, x: Tensor) -> Tensor:
+    """All values entering the ReLU6 modules of ``model`` on ``x``, flattened (to check saturation happens)."""
+    seen: list[Tensor] = []
+    handles = [
+        m.register_forward_pre_hook(lambda m, inputs: seen.append(inputs[0].detach().flatten().clone()))  # inplace
+        for m in model.modules()
+        if type(m) is nn.ReLU6
+    ]
+    with torch.no_grad():
+        model(x)
+    for h in handles:
+        h.remove()
+    return torch.cat(seen)
 
 
 def freeze_batch_statistics(model: nn.Module, x: Tensor) -> nn.Module:

@@ -63,8 +63,9 @@ def test_tying_survives_moving_to_the_gpu():
     assert close(model(x).heatmaps, input_x_gradient(classifier, x), tol=1e-8)
 
 
-def test_batchnorm_statistics_untouched_in_eval_and_updated_once_like_the_classifier_in_train():
-    classifier = random_classifier("resnet18", num_classes=3)
+@pytest.mark.parametrize("arch", ["resnet18", "mobilenet_v2@0.25"])
+def test_batchnorm_statistics_untouched_in_eval_and_updated_once_like_the_classifier_in_train(arch):
+    classifier = random_classifier(arch, num_classes=3)
     x = torch.randn(3, 3, 32, 32, dtype=torch.float64)
     before = copy.deepcopy(classifier.state_dict())
     out = unroll(classifier)(x)

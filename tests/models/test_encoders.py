@@ -10,11 +10,12 @@ from unrolled_lrp.models import build_classifier, build_encoder, classifier_head
 RESNET18 = ((64, 64, 128, 256, 512), (2, 4, 8, 16, 32))
 RESNET50 = ((64, 256, 512, 1024, 2048), (2, 4, 8, 16, 32))
 VGG = ((64, 128, 256, 512, 512, 512), (1, 2, 4, 8, 16, 32))
+MOBILENET_V2 = ((16, 24, 32, 96, 1280), (2, 4, 8, 16, 32))
 
 
 @pytest.mark.parametrize(
     ("arch", "expected"),
-    [("resnet18", RESNET18), ("resnet50", RESNET50), ("vgg11_bn", VGG), ("vgg16", VGG)],
+    [("resnet18", RESNET18), ("resnet50", RESNET50), ("vgg11_bn", VGG), ("vgg16", VGG), ("mobilenet_v2", MOBILENET_V2)],
 )
 def test_stage_shapes_and_shared_parameters(arch, expected):
     classifier = build_classifier(arch, num_classes=4).eval()
@@ -35,8 +36,8 @@ def test_stage_shapes_and_shared_parameters(arch, expected):
     assert all(any(p is q for q in classifier_params) for p in encoder_params)
     trunk = [p for p in classifier_params if not any(p is q for q in head_params)]
     assert len(encoder_params) == len(trunk)
-    first_conv = classifier.conv1 if arch.startswith("resnet") else classifier.features[0]
-    assert encoder.stages[0][0].weight is first_conv.weight
+    first_conv = next(m for m in classifier.modules() if isinstance(m, nn.Conv2d))
+    assert next(m for m in encoder.stages[0].modules() if isinstance(m, nn.Conv2d)).weight is first_conv.weight
 
 
 def test_training_the_encoder_trains_the_classifier():

@@ -16,6 +16,7 @@ VOC_CLASSES = 21
     [
         ("resnet18", {"unet": 14_328_421, "mt_unet": 14_339_194, "fcn": 12_764_053}),
         ("resnet50", {"unet": 32_521_317, "mt_unet": 32_564_346, "fcn": 48_433_173}),
+        ("mobilenet_v2", {"unet": 6_629_157, "mt_unet": 6_656_058, "fcn": 3_368_501}),
     ],
 )
 def test_parameter_counts(arch, expected):
@@ -33,6 +34,15 @@ def test_parameter_counts(arch, expected):
         assert count_parameters(model.encoder) == classifier_total - head
     assert counts == expected
     assert counts["mt_unet"] == counts["unet"] + head  # the class branch is the classifier's head
+
+
+@pytest.mark.parametrize(
+    ("arch", "expected"), [("resnet50", 23_551_061), ("vgg16_bn", 134_355_029), ("mobilenet_v2", 2_250_773)]
+)
+def test_unrolled_models_have_exactly_the_classifiers_parameters(arch, expected):
+    for name in ("unrolled_lrp", "ws_ae"):
+        classifier = build_classifier(arch, VOC_CLASSES)
+        assert count_parameters(build_model(name, classifier, VOC_CLASSES)) == count_parameters(classifier) == expected
 
 
 def test_shared_parameters_are_counted_once():

@@ -15,7 +15,7 @@ def _model(name: str, arch: str = "resnet18") -> SegmentationModel:
     return build_model(name, build_classifier(arch, NUM_CLASSES), NUM_CLASSES)
 
 
-@pytest.mark.parametrize("arch", ["resnet18", "vgg11_bn"])
+@pytest.mark.parametrize("arch", ["resnet18", "vgg11_bn", "mobilenet_v2"])
 @pytest.mark.parametrize("name", MODELS)
 @pytest.mark.parametrize("size", [(96, 160), (32, 32)])
 def test_output_shapes(name, arch, size):
@@ -57,16 +57,14 @@ def test_seg_mask_selects_images(name):
         model(x, seg_mask=torch.tensor([1, 0, 1]))
 
 
-@pytest.mark.parametrize("arch", ["resnet18", "vgg11_bn"])
+@pytest.mark.parametrize("arch", ["resnet18", "vgg11_bn", "mobilenet_v2"])
 def test_mt_unet_class_branch_is_the_classifier_at_init(arch):
     classifier = build_classifier(arch, NUM_CLASSES).eval()
     model = MultiTaskUNet(classifier, NUM_CLASSES).eval()
     x = torch.randn(2, 3, 64, 96)
     with torch.no_grad():
         assert torch.equal(model(x).class_logits, classifier(x))
-    assert (
-        model.class_head[-1] is classifier.fc if arch == "resnet18" else model.class_head[-1] is classifier.classifier
-    )
+    assert model.class_head[-1] is (classifier.fc if arch == "resnet18" else classifier.classifier)
 
 
 def test_mt_unet_rejects_a_classifier_with_other_classes():

@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from references import input_x_gradient, random_classifier
+from references import input_x_gradient, random_classifier, with_ratio_relu6
+from unrolled_lrp.lrp import LRPConfig
 from unrolled_lrp.models import build_model
 
 
@@ -15,7 +16,7 @@ def test_registered_unrolled_models_give_heatmaps_as_segmentation_logits():
     assert torch.equal(out.class_logits, classifier(x))
     assert torch.allclose(out.seg_logits, input_x_gradient(classifier, x)[mask], rtol=1e-10, atol=1e-14)
     ws_ae = build_model("ws_ae", classifier, 3)
-    assert ws_ae.uses_image_labels and ws_ae.unrolled.activations == "relu"
+    assert ws_ae.uses_image_labels and ws_ae.unrolled.config.activations == "relu"
     assert ws_ae(x, seg_mask=torch.zeros(3, dtype=torch.bool)).seg_logits is None
 
 
@@ -32,3 +33,17 @@ def test_default_scale_makes_scores_relevance_densities_with_the_same_argmax():
 def test_invalid_heatmap_scale_is_rejected(scale):
     with pytest.raises(ValueError, match="heatmap_scale"):
         build_model("unrolled_lrp", random_classifier("resnet18", num_classes=3), 3, heatmap_scale=scale)
+
+
+def test_lrp_options_reach_the_unrolled_model_whole_from_flat_model_args():
+    """``model_args`` of a run (e.g. ``{"relu6": "ratio"}``) become one LRPConfig."""
+    classifier = random_classifier("mobilenet_v2@0.25", num_classes=3)
+    x = 3 * torch.randn(2, 3, 32, 32, dtype=torch.float64)
+    model = build_model("unrolled_lrp", classifier, 3, heatmap_scale=1.0, relu6="ratio", class_chunk_size=2)
+    assert model.unrolled.config == LRPConfig(relu6="ratio", class_chunk_size=2)
+    out = model(x)
+    assert torch.equal(out.class_logits, classifier(x))
+    assert torch.allclose(out.seg_logits, input_x_gradient(with_ratio_relu6(classifier), x), rtol=1e-10, atol=1e-14)
+    assert build_model("ws_ae", classifier, 3, relu6="ratio").unrolled.config == LRPConfig(
+        activations="relu", relu6="ratio"
+    )

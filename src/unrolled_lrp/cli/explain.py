@@ -1,4 +1,5 @@
-"""``ulrp explain`` and ``ulrp explain-demo``: PNGs of a classifier's per-class LRP heatmaps."""
+"""``ulrp explain`` and ``ulrp explain-demo``: PNGs of a classifier's per-class LRP heatmaps (VOC-style classes of
+a trained run, or the 1000 ImageNet classes of torchvision's weights)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from torchvision.transforms.v2 import functional as TF
 from unrolled_lrp.data.classes import VOC_CLASSES, ClassSet
 from unrolled_lrp.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from unrolled_lrp.data.voc import read_image
-from unrolled_lrp.lrp import unroll
-from unrolled_lrp.models import build_classifier
-from unrolled_lrp.visualisation import save_explanation
+from unrolled_lrp.lrp import LRPConfig, unroll
+from unrolled_lrp.models import build_classifier, imagenet_categories
+from unrolled_lrp.models.classifiers import is_weights_name
+from unrolled_lrp.visualisation import save_explanation, save_top_classes
 
 
 def _load_image(path: Path, size: int | None) -> torch.Tensor:
@@ -33,43 +35,60 @@ def explain(
     classes: Path | None = None,
     rule: str = "zero",
     epsilon: float = 1e-6,
+    relu6: str = "gradient",
+    class_chunk_size: int | None = 50,
     size: int | None = None,
     top_k: int = 4,
     device: str = "cpu",
 ) -> list[Path]:
     """Write, for each image, a PNG with its per-class LRP heatmaps, argmax segmentation and class scores.
 
+    With ImageNet weights and no ``classes`` (e.g. ``--arch mobilenet_v2 --weights imagenet``), the classifier
+    keeps its 1000 ImageNet classes, named from torchvision's weights metadata: the PNG shows the heatmaps of
+    the ``top_k`` classes and the argmax of all 1000 heatmaps.
+
     Args:
         images: image files (JPEG/PNG) to explain.
         out_dir: folder for the PNGs (created).
-        arch: torchvision classifier architecture (resnet18/34/50/101/152, resnext*, wide_resnet*, vgg*).
+        arch: torchvision classifier architecture (resnet*, resnext*, wide_resnet*, vgg*, mobilenet_v2).
         checkpoint: ``classifier.pt`` of ``ulrp pretrain``, or ``best.pt`` of an unrolled_lrp/ws_ae training run.
-        weights: "imagenet" to start from torchvision's ImageNet weights in the local torch hub cache.
-        classes: YAML file with the class list (``classes: [background, ...]``); default: the 21 VOC classes.
+        weights: "imagenet" for torchvision's ImageNet weights (local torch hub cache; for mobilenet_v2 also the
+            offline weights package), or the path of a state-dict file of your own.
+        classes: YAML file with the class list (``classes: [background, ...]``); default: the 21 VOC classes, or
+            the 1000 ImageNet classes with ImageNet weights.
         rule: "zero" (LRP-0, exact) or "epsilon" (LRP-epsilon).
         epsilon: stabiliser of LRP-epsilon.
-        size: resize the shorter image side to this many pixels (default: keep the size).
+        relu6: ReLU6 rule (MobileNetV2): "gradient" (heatmaps = input x gradient) or "ratio" (relu6(z)/z).
+        class_chunk_size: decode at most this many classes at once (bounds memory; same heatmaps).
+        size: resize the shorter image side to this many pixels (default: keep the size; 224 for ImageNet).
         top_k: number of highest-scoring classes whose heatmaps are shown.
         device: "cpu" or "cuda".
     """
-    class_set = ClassSet.from_yaml(classes) if classes else ClassSet.from_names(VOC_CLASSES)
-    classifier = build_classifier(arch, class_set.num_classes, weights=weights, checkpoint=checkpoint)
-    model = unroll(classifier.eval(), rule=rule, epsilon=epsilon).to(device)
+    imagenet = classes is None and weights is not None and is_weights_name(arch, weights)
+    names = imagenet_categories(arch) if imagenet else _class_set(classes).names
+    classifier = build_classifier(arch, len(names), weights=weights, checkpoint=checkpoint)
+    lrp = LRPConfig(rule=rule, epsilon=epsilon, relu6=relu6, class_chunk_size=class_chunk_size)
+    model = unroll(classifier.eval(), lrp).to(device)
     written = []
     for path in images:
-        image = _load_image(path, size)
+        image = _load_image(path, size or (224 if imagenet else None))
         x = TF.normalize(image, IMAGENET_MEAN, IMAGENET_STD).unsqueeze(0).to(device)
         with torch.no_grad():
             out = model(x)
         target = out_dir / f"{path.stem}_explanation.png"
-        written.append(
-            save_explanation(image, out.heatmaps[0], out.logits[0], class_set.names, class_set.palette, target, top_k)
-        )
-        scores = ", ".join(
-            f"{class_set.names[k]} {out.logits[0, k]:.2f}" for k in out.logits[0].argsort(descending=True)[:top_k]
-        )
+        heatmaps, logits = out.heatmaps[0], out.logits[0]
+        if imagenet:
+            written.append(save_top_classes(image, heatmaps, logits, names, target, top_k))
+        else:
+            palette = _class_set(classes).palette
+            written.append(save_explanation(image, heatmaps, logits, names, palette, target, top_k))
+        scores = ", ".join(f"{names[k]} {logits[k]:.2f}" for k in logits.argsort(descending=True)[:top_k])
         print(f"{path} -> {target}  (top scores: {scores})")
     return written
+
+
+def _class_set(classes: Path | None) -> ClassSet:
+    return ClassSet.from_yaml(classes) if classes else ClassSet.from_names(VOC_CLASSES)
 
 
 def _demo_scene(size: int = 160, seed: int = 0) -> torch.Tensor:

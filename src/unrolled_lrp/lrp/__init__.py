@@ -1,18 +1,40 @@
-"""The unrolled-LRP core: a ReLU CNN classifier and its tied-weight LRP decoder."""
+"""The unrolled-LRP core: a classifier of a supported family and its tied-weight LRP decoder.
 
+Architecture knowledge lives in one adapter per family (:mod:`unrolled_lrp.lrp.adapters`,
+:mod:`unrolled_lrp.lrp.families`), which are registered when this package is imported.
+"""
+
+from unrolled_lrp.lrp import families  # noqa: F401 - registers the adapters
+from unrolled_lrp.lrp.adapters import (
+    Adapter,
+    Stage,
+    UnsupportedLayerError,
+    adapter_for,
+    register_adapter,
+    register_block,
+    supported_families,
+)
+from unrolled_lrp.lrp.config import LRPConfig
 from unrolled_lrp.lrp.gating import EpsilonGating, Gating, HeavisideGating, ReLUGating, make_gating
-from unrolled_lrp.lrp.plan import UnsupportedLayerError, build_plan
+from unrolled_lrp.lrp.plan import build_plan
 from unrolled_lrp.lrp.unrolled import UnrolledLRP, UnrolledOutput, unroll
 
 __all__ = [
+    "Adapter",
     "EpsilonGating",
     "Gating",
     "HeavisideGating",
+    "LRPConfig",
     "ReLUGating",
+    "Stage",
     "UnrolledLRP",
     "UnrolledOutput",
     "UnsupportedLayerError",
+    "adapter_for",
     "build_plan",
     "make_gating",
+    "register_adapter",
+    "register_block",
+    "supported_families",
     "unroll",
 ]

@@ -12,13 +12,13 @@ returns the signal at the unit's input.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from unrolled_lrp.lrp.gating import Gating
+from unrolled_lrp.lrp.gating import Gating, activate
 
 Record = Any
 
@@ -54,6 +54,14 @@ def _class_axis(t: Tensor | None) -> Tensor | None:
     return None if t is None else t.unsqueeze(1)
 
 
+def _activation_name(activation: str | None) -> str:
+    return {None: "", "relu": " + ReLU", "relu6": " + ReLU6"}[activation]
+
+
+def _tied_activation(activation: str | None) -> str:
+    return "" if activation is None else "tied activation + "
+
+
 def batchnorm_scale(bn: nn.BatchNorm2d | nn.BatchNorm1d, pre_bn: Tensor) -> Tensor:
     """Per-channel slope of the affine map BatchNorm applied in this forward pass.
 
@@ -82,31 +90,29 @@ class AffineRecord(NamedTuple):
 class ConvUnit(Unit):
     """``Conv2d -> [BatchNorm2d] -> [ReLU]``; decoded by the transposed convolution with the same weight."""
 
-    def __init__(self, conv: nn.Conv2d, bn: nn.BatchNorm2d | None, activated: bool, path: str) -> None:
-        self.conv, self.bn, self.activated, self.path = conv, bn, activated, path
+    def __init__(self, conv: nn.Conv2d, bn: nn.BatchNorm2d | None, activation: str | None, path: str) -> None:
+        self.conv, self.bn, self.activation, self.path = conv, bn, activation, path
 
     def encode(self, a: Tensor, gating: Gating) -> tuple[Tensor, AffineRecord]:
         c = self.conv(a)
         z = self.bn(c) if self.bn is not None else c
         scale = batchnorm_scale(self.bn, c) if self.bn is not None else None
-        out = torch.relu(z) if self.activated else z
-        return out, AffineRecord(gating.gate(z, self.activated), scale, tuple(a.shape[-2:]))
+        return activate(z, self.activation), AffineRecord(gating.gate(z, self.activation), scale, tuple(a.shape[-2:]))
 
     def decode(self, g: Tensor, record: AffineRecord, gating: Gating) -> Tensor:
-        q = gating.apply(g, _class_axis(record.gate), self.activated)
+        q = gating.apply(g, _class_axis(record.gate), self.activation)
         conv = self.conv
         weight = conv.weight
         if record.scale is not None:  # the BatchNorm slope, folded into the (small) weight, not the signal
             weight = weight * record.scale.view(-1, 1, 1, 1)
         out_size = q.shape[-2:]
+        padding = cast(tuple[int, ...], conv.padding)  # numbers: checked when the plan was built
         output_padding = tuple(
             i - ((o - 1) * s - 2 * p + d * (k - 1) + 1)
-            for i, o, s, p, d, k in zip(
-                record.in_size, out_size, conv.stride, conv.padding, conv.dilation, conv.kernel_size
-            )
+            for i, o, s, p, d, k in zip(record.in_size, out_size, conv.stride, padding, conv.dilation, conv.kernel_size)
         )
         flat = F.conv_transpose2d(
-            q.flatten(0, 1), weight, None, conv.stride, conv.padding, output_padding, conv.groups, conv.dilation
+            q.flatten(0, 1), weight, None, conv.stride, padding, output_padding, conv.groups, conv.dilation
         )
         return flat.unflatten(0, q.shape[:2])
 
@@ -117,9 +123,11 @@ class ConvUnit(Unit):
         c = self.conv
         enc = f"{self.path}: Conv2d {c.in_channels}->{c.out_channels} k{c.kernel_size} s{c.stride}"
         enc += " + BatchNorm" if self.bn is not None else ""
-        enc += " + ReLU" if self.activated else ""
-        dec = f"tied ConvTranspose2d {c.out_channels}->{c.in_channels}"
-        return [f"{enc:<70} | {'tied activation + ' if self.activated else ''}{dec}"]
+        enc += _activation_name(self.activation)
+        dec = f"tied ConvTranspose2d {c.out_channels}->{c.in_channels}" + (
+            f" groups={c.groups}" if c.groups > 1 else ""
+        )
+        return [f"{enc:<70} | {_tied_activation(self.activation)}{dec}"]
 
 
 class LinearUnit(Unit):
@@ -129,16 +137,15 @@ class LinearUnit(Unit):
     bottleneck of the paper: the class's row of the output weights.
     """
 
-    def __init__(self, linear: nn.Linear, activated: bool, path: str) -> None:
-        self.linear, self.activated, self.path = linear, activated, path
+    def __init__(self, linear: nn.Linear, activation: str | None, path: str) -> None:
+        self.linear, self.activation, self.path = linear, activation, path
 
     def encode(self, a: Tensor, gating: Gating) -> tuple[Tensor, AffineRecord]:
         z = self.linear(a)
-        out = torch.relu(z) if self.activated else z
-        return out, AffineRecord(gating.gate(z, self.activated), None, tuple(a.shape[1:]))
+        return activate(z, self.activation), AffineRecord(gating.gate(z, self.activation), None, tuple(a.shape[1:]))
 
     def decode(self, g: Tensor, record: AffineRecord, gating: Gating) -> Tensor:
-        q = gating.apply(g, _class_axis(record.gate), self.activated)
+        q = gating.apply(g, _class_axis(record.gate), self.activation)
         return q @ self.linear.weight
 
     def select(self, record: AffineRecord, index: Tensor) -> AffineRecord:
@@ -146,8 +153,8 @@ class LinearUnit(Unit):
 
     def describe(self) -> list[str]:
         lin = self.linear
-        enc = f"{self.path}: Linear {lin.in_features}->{lin.out_features}" + (" + ReLU" if self.activated else "")
-        dec = f"{'tied activation + ' if self.activated else ''}tied Linear^T {lin.out_features}->{lin.in_features}"
+        enc = f"{self.path}: Linear {lin.in_features}->{lin.out_features}" + _activation_name(self.activation)
+        dec = f"{_tied_activation(self.activation)}tied Linear^T {lin.out_features}->{lin.in_features}"
         return [f"{enc:<70} | {dec}"]
 
 
@@ -205,10 +212,10 @@ class AdaptiveAvgPoolUnit(Unit):
 
     def encode(self, a: Tensor, gating: Gating) -> tuple[Tensor, AffineRecord]:
         out = self.pool(a)
-        return out, AffineRecord(gating.gate(out, False), None, tuple(a.shape[-2:]))
+        return out, AffineRecord(gating.gate(out, None), None, tuple(a.shape[-2:]))
 
     def decode(self, g: Tensor, record: AffineRecord, gating: Gating) -> Tensor:
-        q = gating.apply(g, _class_axis(record.gate), False)
+        q = gating.apply(g, _class_axis(record.gate), None)
         (h, w), (oh, ow) = record.in_size, q.shape[-2:]
         return torch.einsum("bkcij,ih,jw->bkchw", q, adaptive_pool_matrix(h, oh, q), adaptive_pool_matrix(w, ow, q))
 
@@ -230,17 +237,17 @@ class DropoutUnit(Unit):
             return a, None
         mask = F.dropout(torch.ones_like(a), self.dropout.p, training=True)
         out = a * mask
-        return out, AffineRecord(gating.gate(out, False), mask, ())
+        return out, AffineRecord(gating.gate(out, None), mask, ())
 
     def decode(self, g: Tensor, record: AffineRecord | None, gating: Gating) -> Tensor:
         if record is None:
             return g
-        return gating.apply(g, _class_axis(record.gate), False) * _class_axis(record.scale)
+        return gating.apply(g, _class_axis(record.gate), None) * cast(Tensor, record.scale).unsqueeze(1)
 
     def select(self, record: AffineRecord | None, index: Tensor) -> AffineRecord | None:
         if record is None:
             return None
-        return AffineRecord(_per_image(record.gate, index), record.scale[index], ())
+        return AffineRecord(_per_image(record.gate, index), cast(Tensor, record.scale)[index], ())
 
     def describe(self) -> list[str]:
         return [f"{f'{self.path}: Dropout p={self.dropout.p}':<70} | same mask"]
@@ -297,15 +304,16 @@ class ResidualRecord(NamedTuple):
 
 
 class ResidualUnit(Unit):
-    """A ResNet block ``relu(main(a) + shortcut(a))``.
+    """A residual block ``activation(main(a) + shortcut(a))``: ResNet's (ReLU after the sum) or
+    MobileNetV2's inverted residual (identity shortcut, nothing after the sum).
 
     The sum is a linear map: its relevance is split between the two branches in proportion to
     their contributions, which in the ``g`` representation means both branches receive the same
     signal, and the decoded branches add up at the block input.
     """
 
-    def __init__(self, main: SequenceUnit, shortcut: ConvUnit | None, path: str) -> None:
-        self.main, self.shortcut, self.path = main, shortcut, path
+    def __init__(self, main: SequenceUnit, shortcut: Unit | None, activation: str | None, path: str) -> None:
+        self.main, self.shortcut, self.activation, self.path = main, shortcut, activation, path
 
     def encode(self, a: Tensor, gating: Gating) -> tuple[Tensor, ResidualRecord]:
         z_main, main_record = self.main.encode(a, gating)
@@ -314,10 +322,10 @@ class ResidualUnit(Unit):
         else:
             z_short, short_record = self.shortcut.encode(a, gating)
         s = z_main + z_short
-        return torch.relu(s), ResidualRecord(main_record, short_record, gating.gate(s, True))
+        return activate(s, self.activation), ResidualRecord(main_record, short_record, gating.gate(s, self.activation))
 
     def decode(self, g: Tensor, record: ResidualRecord, gating: Gating) -> Tensor:
-        q = gating.apply(g, _class_axis(record.gate), True)
+        q = gating.apply(g, _class_axis(record.gate), self.activation)
         g_main = self.main.decode(q, record.main, gating)
         g_short = q if self.shortcut is None else self.shortcut.decode(q, record.shortcut, gating)
         return g_main + g_short
@@ -330,5 +338,6 @@ class ResidualUnit(Unit):
         lines = [f"{self.path}: residual block {{"] + ["  " + line for line in self.main.describe()]
         if self.shortcut is not None:
             lines += ["  shortcut " + line for line in self.shortcut.describe()]
-        lines.append(f"{'} sum + ReLU':<70} | tied activation, signal to both branches, sum at input")
+        end = "} sum" + _activation_name(self.activation)
+        lines.append(f"{end:<70} | {_tied_activation(self.activation)}signal to both branches, sum at input")
         return lines

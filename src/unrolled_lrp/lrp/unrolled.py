@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
+from dataclasses import replace
+from typing import Any, NamedTuple, cast
 
 import torch
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
+from unrolled_lrp.lrp.config import LRPConfig
 from unrolled_lrp.lrp.gating import Gating, make_gating
 from unrolled_lrp.lrp.plan import build_plan
-from unrolled_lrp.lrp.units import Record, SequenceUnit
+from unrolled_lrp.lrp.units import LinearUnit, Record, SequenceUnit
 
 
 class UnrolledOutput(NamedTuple):
@@ -34,32 +36,18 @@ class UnrolledLRP(nn.Module):
     optimizer steps and ``load_state_dict``. The state dict is the classifier's, under ``classifier.``.
 
     Args:
-        classifier: a torchvision ResNet/VGG, or an ``nn.Sequential`` of supported layers.
-        rule: ``"zero"`` (LRP-0, exact: equals input x gradient) or ``"epsilon"`` (LRP-epsilon).
-        epsilon: the stabiliser of LRP-epsilon; unused by LRP-0, which divides by nothing.
-        activations: ``"tied"`` (Heaviside/epsilon gates from the encoder) or ``"relu"`` (WS-AE ablation).
-        class_chunk_size: decode at most this many classes at once. Bounds memory; the result is
-            identical. When gradients are recorded each chunk is checkpointed (recomputed in backward),
-            so memory stays bounded during training too.
+        classifier: a model of a supported family (torchvision ResNet, VGG, MobileNetV2, or an
+            ``nn.Sequential`` of supported layers; see :mod:`unrolled_lrp.lrp.adapters`).
+        config: the LRP options (rule, epsilon, decoder activations, ReLU6 mode, class chunk size).
     """
 
-    def __init__(
-        self,
-        classifier: nn.Module,
-        rule: str = "zero",
-        epsilon: float = 1e-6,
-        activations: str = "tied",
-        class_chunk_size: int | None = None,
-    ) -> None:
+    def __init__(self, classifier: nn.Module, config: LRPConfig = LRPConfig()) -> None:
         super().__init__()
-        if class_chunk_size is not None and class_chunk_size < 1:
-            raise ValueError(f"class_chunk_size must be a positive integer or None, got {class_chunk_size}")
         self.classifier = classifier
-        self.rule, self.epsilon, self.activations = rule, epsilon, activations
-        self.class_chunk_size = class_chunk_size
-        self._gating: Gating = make_gating(rule, epsilon, activations)
+        self.config = config
+        self._gating: Gating = make_gating(config)
         self._plan: SequenceUnit = build_plan(classifier)
-        self.num_classes: int = self._plan.units[-1].linear.out_features
+        self.num_classes: int = cast(LinearUnit, self._plan.units[-1]).linear.out_features
 
     def forward(
         self,
@@ -83,7 +71,7 @@ class UnrolledLRP(nn.Module):
             records = self._plan.select(records, image_index)
         if x.shape[0] == 0 or class_index.numel() == 0:
             return UnrolledOutput(logits, x.new_zeros(x.shape[0], class_index.numel(), *x.shape[-2:]))
-        chunks = class_index.split(self.class_chunk_size or class_index.numel())
+        chunks = class_index.split(self.config.class_chunk_size or class_index.numel())
         if len(chunks) > 1 and torch.is_grad_enabled():
             heatmaps = [checkpoint(self._heatmaps, x, records, c, use_reentrant=False) for c in chunks]
         else:
@@ -119,7 +107,8 @@ class UnrolledLRP(nn.Module):
 
     def describe(self) -> str:
         """The unrolled architecture: each encoder step beside its tied decoder step."""
-        header = f"{'encoder (classifier)':<70} | decoder (rule={self.rule}, activations={self.activations})"
+        c = self.config
+        header = f"{'encoder (classifier)':<70} | decoder (rule={c.rule}, activations={c.activations}, relu6={c.relu6})"
         return "\n".join(
             [
                 header,
@@ -130,20 +119,10 @@ class UnrolledLRP(nn.Module):
         )
 
     def extra_repr(self) -> str:
-        return (
-            f"rule={self.rule!r}, epsilon={self.epsilon}, activations={self.activations!r}, "
-            f"class_chunk_size={self.class_chunk_size}"
-        )
+        return repr(self.config)
 
 
-def unroll(
-    classifier: nn.Module,
-    rule: str = "zero",
-    epsilon: float = 1e-6,
-    activations: str = "tied",
-    class_chunk_size: int | None = None,
-) -> UnrolledLRP:
-    """Unroll LRP on ``classifier``: see :class:`UnrolledLRP`."""
-    return UnrolledLRP(
-        classifier, rule=rule, epsilon=epsilon, activations=activations, class_chunk_size=class_chunk_size
-    )
+def unroll(classifier: nn.Module, config: LRPConfig = LRPConfig(), **changes: Any) -> UnrolledLRP:
+    """Unroll LRP on ``classifier``: see :class:`UnrolledLRP`. ``changes`` override fields of ``config``,
+    e.g. ``unroll(classifier, rule="epsilon", epsilon=0.01)``."""
+    return UnrolledLRP(classifier, replace(config, **changes))

@@ -6,7 +6,7 @@ Importing this package registers "unet", "mt_unet", "fcn", "unrolled_lrp" and "w
 from torch import nn
 
 from .base import INPUT_MULTIPLE, SegmentationModel, SegmentationOutput, check_input_size, check_seg_mask
-from .classifiers import build_classifier, final_linear, load_checkpoint, supported_architectures
+from .classifiers import build_classifier, final_linear, imagenet_categories, load_checkpoint, supported_architectures
 from .encoders import Encoder, build_encoder, classifier_head
 from .fcn import FCN
 from .registry import MODEL_REGISTRY, build_model, list_models, register_model
@@ -37,6 +37,7 @@ __all__ = [
     "classifier_head",
     "count_parameters",
     "final_linear",
+    "imagenet_categories",
     "list_models",
     "load_checkpoint",
     "register_model",

@@ -5,7 +5,8 @@ model built from a classifier starts from exactly its pre-trained weights, and t
 segmentation model trains the classifier's parameters in place. Consequently build a fresh
 classifier for every model that must train independently.
 
-Feature maps returned by ``Encoder.forward`` (one per stage, finest first):
+The stages come from the family's adapter (:mod:`unrolled_lrp.lrp.families`), the one place that knows
+an architecture. Feature maps returned by ``Encoder.forward`` (one per stage, finest first):
 
 * ResNet family: strides (2, 4, 8, 16, 32) — stem (conv1-bn1-relu), maxpool+layer1,
   layer2, layer3, layer4. There is no stride-1 feature map: the first convolution
@@ -13,15 +14,18 @@ Feature maps returned by ``Encoder.forward`` (one per stage, finest first):
 * VGG family: strides (1, 2, 4, 8, 16, 32) — the conv block before each max-pool, each
   later stage starting with that max-pool; the last stage is the final max-pool alone, so
   the stride-32 map is exactly what VGG's ``avgpool`` receives.
+* MobileNetV2: strides (2, 4, 8, 16, 32) — ``features`` cut before each down-sampling block; the
+  last stage ends with the final 1x1 convolution (1280 channels at width 1).
 
-In both cases the last feature map is the classifier's bottleneck: :func:`classifier_head`
+In every case the last feature map is the classifier's bottleneck: :func:`classifier_head`
 applied to it gives the classifier's logits.
 """
 
 from __future__ import annotations
 
 from torch import Tensor, nn
-from torchvision.models import VGG, ResNet
+
+from unrolled_lrp.lrp import adapter_for
 
 
 class Encoder(nn.Module):
@@ -48,61 +52,15 @@ class Encoder(nn.Module):
 
 
 def build_encoder(classifier: nn.Module) -> Encoder:
-    """The multi-scale encoder sharing ``classifier``'s modules (ResNet or VGG)."""
-    if isinstance(classifier, ResNet):
-        return _resnet_encoder(classifier)
-    if isinstance(classifier, VGG):
-        return _vgg_encoder(classifier)
-    raise TypeError(
-        f"cannot build an encoder from {type(classifier).__module__}.{type(classifier).__name__}: "
-        "only torchvision ResNet (resnet*, resnext*, wide_resnet*) and VGG classifiers are supported"
-    )
+    """The multi-scale encoder sharing ``classifier``'s modules (a family with known stages)."""
+    stages = adapter_for(classifier).stages(classifier)
+    return Encoder([s.module for s in stages], [s.channels for s in stages], [s.stride for s in stages])
 
 
 def classifier_head(classifier: nn.Module) -> nn.Sequential:
     """The classifier's modules after the encoder: bottleneck feature map → class logits.
 
-    ResNet: global average pooling + fc. VGG: its adaptive 7×7 pooling + the 3-layer MLP.
-    Shares the classifier's modules, like :func:`build_encoder`.
+    ResNet: global average pooling + fc. VGG: its adaptive 7×7 pooling + the 3-layer MLP. MobileNetV2: global
+    average pooling + Dropout + Linear. Shares the classifier's modules, like :func:`build_encoder`.
     """
-    if isinstance(classifier, ResNet):
-        return nn.Sequential(classifier.avgpool, nn.Flatten(1), classifier.fc)
-    if isinstance(classifier, VGG):
-        return nn.Sequential(classifier.avgpool, nn.Flatten(1), classifier.classifier)
-    raise TypeError(f"expected a torchvision ResNet or VGG classifier, got {type(classifier).__name__}")
-
-
-def _resnet_encoder(model: ResNet) -> Encoder:
-    stages = [
-        nn.Sequential(model.conv1, model.bn1, model.relu),
-        nn.Sequential(model.maxpool, model.layer1),
-        model.layer2,
-        model.layer3,
-        model.layer4,
-    ]
-    channels = [model.conv1.out_channels] + [_out_channels(layer) for layer in stages[1:]]
-    return Encoder(stages, channels, strides=[2, 4, 8, 16, 32])
-
-
-def _vgg_encoder(model: VGG) -> Encoder:
-    layers = list(model.features)
-    pools = [i for i, layer in enumerate(layers) if isinstance(layer, nn.MaxPool2d)]
-    bounds = [0, *pools, len(layers)]
-    stages = [nn.Sequential(*layers[start:end]) for start, end in zip(bounds[:-1], bounds[1:])]
-    channels: list[int] = []
-    for stage in stages:  # the final stage is a lone max-pool and keeps the previous width
-        channels.append(_out_channels(stage) if _convs(stage) else channels[-1])
-    return Encoder(stages, channels, strides=[2**i for i in range(len(stages))])
-
-
-def _convs(module: nn.Module) -> list[nn.Conv2d]:
-    return [m for m in module.modules() if isinstance(m, nn.Conv2d)]
-
-
-def _out_channels(stage: nn.Module) -> int:
-    """Output width of a stage: that of its last convolution.
-
-    Holds for VGG blocks and ResNet layers, whose last block has no down-sampling shortcut
-    (a shortcut conv, registered after the main path, only appears in a layer's first block).
-    """
-    return _convs(stage)[-1].out_channels
+    return adapter_for(classifier).head(classifier)

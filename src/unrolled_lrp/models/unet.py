@@ -12,7 +12,8 @@ head is a 1×1 convolution.
 Parameters at 21 classes (measured with :func:`unrolled_lrp.models.count_parameters`, pinned
 by tests/models/test_parameter_counts.py): ResNet50 UNet 32,521,317 (paper: 38.84M for its
 UNet, whose decoder details it does not give), ResNet50 multi-task UNet 32,564,346 (+ the
-classifier's fc), ResNet18 UNet 14,328,421 (paper: 18.81M), VGG16-BN UNet 19,045,477.
+classifier's fc), ResNet18 UNet 14,328,421 (paper: 18.81M), VGG16-BN UNet 19,045,477, MobileNetV2 UNet
+6,629,157 (skips at strides 2, 4, 8 and 16 from its five stages).
 """
 
 from __future__ import annotations

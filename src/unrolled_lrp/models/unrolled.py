@@ -11,9 +11,11 @@ at every input size. ``heatmap_scale=1.0`` gives the paper's formulation as writ
 
 from __future__ import annotations
 
+from typing import Any
+
 from torch import Tensor, nn
 
-from unrolled_lrp.lrp import unroll
+from unrolled_lrp.lrp import LRPConfig, unroll
 
 from .base import SegmentationModel, SegmentationOutput, check_seg_mask
 from .registry import register_model
@@ -33,17 +35,14 @@ class UnrolledSegmenter(SegmentationModel):
         self,
         classifier: nn.Module,
         num_classes: int,
-        rule: str = "zero",
-        epsilon: float = 1e-6,
-        activations: str = "tied",
-        class_chunk_size: int | None = None,
+        lrp: LRPConfig = LRPConfig(),
         heatmap_scale: float | str = "pixels",
     ) -> None:
         super().__init__()
         if not (heatmap_scale == "pixels" or (isinstance(heatmap_scale, (int, float)) and heatmap_scale > 0)):
             raise ValueError(f'heatmap_scale must be "pixels" or a positive number, got {heatmap_scale!r}')
         self.heatmap_scale = heatmap_scale
-        self.unrolled = unroll(classifier, rule, epsilon, activations, class_chunk_size)
+        self.unrolled = unroll(classifier, lrp)
         if self.unrolled.num_classes != num_classes:
             raise ValueError(
                 f"the classifier has {self.unrolled.num_classes} outputs but {num_classes} classes were asked for"
@@ -59,12 +58,17 @@ class UnrolledSegmenter(SegmentationModel):
 
 
 @register_model("unrolled_lrp")
-def unrolled_lrp(classifier: nn.Module, num_classes: int, **kwargs) -> UnrolledSegmenter:
-    """Unrolled LRP (LRP-0 by default; ``rule="epsilon"`` for LRP-epsilon)."""
-    return UnrolledSegmenter(classifier, num_classes, **kwargs)
+def unrolled_lrp(
+    classifier: nn.Module, num_classes: int, heatmap_scale: float | str = "pixels", **lrp: Any
+) -> UnrolledSegmenter:
+    """Unrolled LRP; ``lrp`` holds :class:`LRPConfig` fields (``model_args`` of a run), e.g. ``rule="epsilon"``
+    or ``relu6="ratio"``."""
+    return UnrolledSegmenter(classifier, num_classes, LRPConfig(**lrp), heatmap_scale)
 
 
 @register_model("ws_ae")
-def ws_ae(classifier: nn.Module, num_classes: int, **kwargs) -> UnrolledSegmenter:
+def ws_ae(
+    classifier: nn.Module, num_classes: int, heatmap_scale: float | str = "pixels", **lrp: Any
+) -> UnrolledSegmenter:
     """Weight-shared autoencoder ablation: tied weights and up-sampling, standard ReLUs in the decoder."""
-    return UnrolledSegmenter(classifier, num_classes, activations="relu", **kwargs)
+    return UnrolledSegmenter(classifier, num_classes, LRPConfig(**{**lrp, "activations": "relu"}), heatmap_scale)
