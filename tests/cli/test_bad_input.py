@@ -62,6 +62,11 @@ def _classes_missing_a_mask_value(tiny_voc: Path, tmp: Path) -> Path:
 # (name, command builder (tiny_voc, run, tmp) -> argv, expected message pattern)
 CASES: list[tuple[str, Callable[[Path, Path, Path], list[str]], str]] = [
     (
+        "training crop not a multiple of the network stride",
+        lambda voc, run, tmp: ["train", *_data(voc), "--data.crop_size", "112", "--out_dir", str(tmp / "o")],
+        r"data.crop_size must be a multiple of 32 .*got 112; e.g. 128",
+    ),
+    (
         "unknown model",
         lambda voc, run, tmp: ["train", *_data(voc), "--model", "segformer", "--out_dir", str(tmp / "o")],
         r"unknown model 'segformer'; choose from fcn, mt_unet, unet, unrolled_lrp, ws_ae",

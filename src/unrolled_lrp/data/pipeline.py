@@ -10,6 +10,8 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from unrolled_lrp.models.base import INPUT_MULTIPLE
+
 from .check import require_valid_dataset
 from .classes import VOC, ClassSet
 from .datasets import Batch, SegmentationDataset, collate
@@ -66,6 +68,11 @@ class DataConfig:
     def __post_init__(self) -> None:
         if self.workers is not None and self.workers < 0:
             raise ValueError(f"data.workers must be 0 or more (None: one per spare CPU core), got {self.workers}")
+        if self.crop_size % INPUT_MULTIPLE:
+            raise ValueError(
+                f"data.crop_size must be a multiple of {INPUT_MULTIPLE} (the encoders' coarsest stride, which UNet "
+                f"and FCN need), got {self.crop_size}; e.g. {INPUT_MULTIPLE * round(self.crop_size / INPUT_MULTIPLE)}"
+            )
 
     def class_set(self) -> ClassSet:
         """The configured classes."""
