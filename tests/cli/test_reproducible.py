@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from tiny_runs import tiny_data_args
 from unrolled_lrp.cli.main import main
 from unrolled_lrp.models import list_models
 from unrolled_lrp.training.checkpoint import load
@@ -18,16 +19,7 @@ def test_the_same_train_command_twice_gives_identical_weights(tiny_voc, tmp_path
         main(
             [
                 "train",
-                "--data.root",
-                str(tiny_voc),
-                "--data.classes",
-                str(tiny_voc / "classes.yaml"),
-                "--data.num_pixel",
-                "6",
-                "--data.batch_size",
-                "4",
-                "--data.crop_size",
-                "32",
+                *tiny_data_args(tiny_voc),
                 "--optim.steps",
                 "2",
                 "--optim.eval_every",

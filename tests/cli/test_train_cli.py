@@ -9,25 +9,11 @@ import shutil
 import pytest
 import yaml
 
+from tiny_runs import tiny_data_args
 from unrolled_lrp.cli.main import main
 from unrolled_lrp.data.problems import DatasetError
 from unrolled_lrp.data.synth import write_synthetic_voc
 from unrolled_lrp.training.checkpoint import load
-
-
-def _data(root):
-    return [
-        "--data.root",
-        str(root),
-        "--data.classes",
-        str(root / "classes.yaml"),
-        "--data.num_pixel",
-        "6",
-        "--data.batch_size",
-        "4",
-        "--data.crop_size",
-        "32",
-    ]
 
 
 def _optim(steps):
@@ -41,7 +27,7 @@ def _logged_steps(run_dir):
 @pytest.fixture(scope="module")
 def pretrained(tiny_voc, tmp_path_factory):
     out = tmp_path_factory.mktemp("pretrain")
-    main(["pretrain", *_data(tiny_voc), *_optim(2), "--out_dir", str(out)])
+    main(["pretrain", *tiny_data_args(tiny_voc), *_optim(2), "--out_dir", str(out)])
     return out
 
 
@@ -58,7 +44,7 @@ def trained(tiny_voc, pretrained, tmp_path_factory):
             "train",
             "--config",
             str(config),
-            *_data(tiny_voc),
+            *tiny_data_args(tiny_voc),
             "--optim.steps",
             "2",
             "--classifier_checkpoint",
@@ -89,7 +75,7 @@ def test_train_writes_a_complete_run_dir_and_the_override_wins(trained, pretrain
 
 
 def test_eval_writes_val_metrics(tiny_voc, trained):
-    main(["eval", *_data(tiny_voc), "--run_dir", str(trained)])
+    main(["eval", *tiny_data_args(tiny_voc), "--run_dir", str(trained)])
     metrics = json.loads((trained / "val_metrics.json").read_text())
     assert 0 <= metrics["miou"] <= 1 and 0 <= metrics["f1"] <= 1
     table = (trained / "val_metrics.md").read_text()
@@ -108,7 +94,7 @@ def test_resume_continues_with_the_saved_settings_and_overwrite_starts_anew(tiny
         and config["classifier_checkpoint"]
         == yaml.safe_load((trained / "config.yaml").read_text())["classifier_checkpoint"]
     )
-    main(["train", *_data(tiny_voc), *_optim(1), "--out_dir", str(run), "--overwrite", "true"])
+    main(["train", *tiny_data_args(tiny_voc), *_optim(1), "--out_dir", str(run), "--overwrite", "true"])
     assert _logged_steps(run) == [1] and not (run / "val_metrics.json").exists()
 
 
@@ -201,7 +187,7 @@ def test_help_documents_every_option(command, options, capsys):
 )
 def test_bad_option_values_name_the_option(tiny_voc, tmp_path, capsys, args, message):
     with pytest.raises(SystemExit):
-        main(["train", *_data(tiny_voc), *args, "--out_dir", str(tmp_path)])
+        main(["train", *tiny_data_args(tiny_voc), *args, "--out_dir", str(tmp_path)])
     assert re.search(message, capsys.readouterr().err)
 
 
@@ -209,13 +195,13 @@ def test_bad_config_file_value_names_the_option(tiny_voc, tmp_path, capsys):
     config = tmp_path / "bad.yaml"
     config.write_text("optim:\n  precision: fp8\n")
     with pytest.raises(SystemExit):
-        main(["train", "--config", str(config), *_data(tiny_voc), "--out_dir", str(tmp_path)])
+        main(["train", "--config", str(config), *tiny_data_args(tiny_voc), "--out_dir", str(tmp_path)])
     assert "optim.precision" in capsys.readouterr().err
 
 
 def test_unknown_model_and_missing_dataset_give_clear_errors(tiny_voc, tmp_path):
     with pytest.raises(ValueError, match="unknown model 'segformer'; choose from fcn, mt_unet"):
-        main(["train", *_data(tiny_voc), "--model", "segformer", "--out_dir", str(tmp_path)])
+        main(["train", *tiny_data_args(tiny_voc), "--model", "segformer", "--out_dir", str(tmp_path)])
     missing = tmp_path / "no_such_dataset"
     with pytest.raises(DatasetError, match=rf"{missing}: no VOC2012 folder found"):
         main(["train", "--data.root", str(missing), "--out_dir", str(tmp_path / "run")])

@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 import unrolled_lrp
+from tiny_runs import tiny_data_args
 from unrolled_lrp.training.checkpoint import load
 
 WORKER = Path(__file__).with_name("ddp_worker.py")
@@ -40,16 +41,7 @@ def test_two_processes_train_in_sync_and_resume(tiny_voc, tmp_path):
     run = tmp_path / "run"
     args = [
         "train",
-        "--data.root",
-        str(tiny_voc),
-        "--data.classes",
-        str(tiny_voc / "classes.yaml"),
-        "--data.num_pixel",
-        "6",
-        "--data.batch_size",
-        "4",
-        "--data.crop_size",
-        "32",
+        *tiny_data_args(tiny_voc),
         "--optim.eval_every",
         "2",
         "--optim.log_every",
