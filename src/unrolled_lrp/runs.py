@@ -33,7 +33,14 @@ from unrolled_lrp.data.transforms import eval_transform
 from unrolled_lrp.data.voc import load_voc
 from unrolled_lrp.evaluation import metrics_table
 from unrolled_lrp.evaluation.evaluate import evaluate
-from unrolled_lrp.models import SegmentationModel, build_classifier, build_model, count_parameters, list_models
+from unrolled_lrp.models import (
+    SegmentationModel,
+    build_classifier,
+    build_model,
+    classifier_stride,
+    count_parameters,
+    list_models,
+)
 from unrolled_lrp.training.checkpoint import load
 from unrolled_lrp.training.distributed import Distributed, setup
 from unrolled_lrp.training.pretrain import CLASSIFIER_FILE, ImageClassifier, pretrain_classifier
@@ -244,6 +251,7 @@ def pretrain(
     classes = data.class_set()
     torch.manual_seed(optim.seed)
     classifier = build_classifier(arch, classes.num_classes, weights=weights, checkpoint=classifier_checkpoint)
+    data.check_crop_size(classifier_stride(classifier), f"the {arch} classifier")
     config = {"weights": weights, "classifier_checkpoint": classifier_checkpoint}
     ranks = _start(run, overwrite, optim.device, data=data, optim=optim, arch=arch, **config)
     checkpoint = pretrain_classifier(classifier, data, optim, run.path, list(classes.names))
@@ -272,6 +280,7 @@ def train(
     classes = data.class_set()
     torch.manual_seed(optim.seed)
     segmenter = build_segmenter(model, arch, classes.num_classes, classifier_checkpoint, weights, model_args)
+    data.check_crop_size(segmenter.stride, f"{model} on {arch}")
     if not segmenter.uses_image_labels:
         data = replace(data, pixel_fraction=1.0)
     config = {"model": model, "arch": arch, "weights": weights, "classifier_checkpoint": classifier_checkpoint}

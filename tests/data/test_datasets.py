@@ -1,3 +1,4 @@
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -10,7 +11,6 @@ from unrolled_lrp.data import (
     SegmentationDataset,
     build_training_data,
     collate,
-    eval_collate,
     eval_transform,
     load_voc,
     read_ids,
@@ -34,7 +34,7 @@ def test_items_have_the_documented_fields(synth_root: Path):
 def test_evaluation_dataset_is_full_resolution(synth_root: Path):
     pools = load_voc(synth_root)
     dataset = SegmentationDataset(pools.val, VOC, eval_transform())
-    batch = next(iter(DataLoader(dataset, batch_size=3, collate_fn=eval_collate)))
+    batch = next(iter(DataLoader(dataset, batch_size=3, collate_fn=partial(collate, stride=32))))
     assert batch.image.shape[-2] % 32 == 0 and batch.image.shape[-1] % 32 == 0
     for k in range(3):
         height, width = batch.sizes[k].tolist()

@@ -3,7 +3,7 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 
 from unrolled_lrp.data import IGNORE_INDEX, IMAGENET_MEAN, IMAGENET_STD, crop_to_size, eval_transform, train_transform
-from unrolled_lrp.data.datasets import Sample, eval_collate
+from unrolled_lrp.data.datasets import Sample, collate
 
 CELL, SIDE = 8, 120  # the mask holds the 15×15 grid cell of each pixel: values 0..224, below 255
 
@@ -83,7 +83,7 @@ def test_evaluation_pads_to_the_stride_and_crops_back():
         mask = tv_tensors.Mask(torch.randint(0, 21, (height, width)))
         image, mask = eval_transform()(image, mask)
         samples.append(Sample(image, mask, torch.ones(21), True, f"{height}x{width}"))
-    batch = eval_collate(samples)
+    batch = collate(samples, stride=32)
     assert batch.image.shape == (2, 3, 96, 96) and batch.sizes.tolist() == [[70, 45], [33, 96]]
     for k, sample in enumerate(samples):
         assert torch.equal(crop_to_size(batch.image[k], batch.sizes[k]), sample.image)

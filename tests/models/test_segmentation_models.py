@@ -1,4 +1,4 @@
-"""UNet, multi-task UNet and FCN: shapes, seg_mask, class branch at init, trainability."""
+"""UNet, multi-task UNet and FCN: shapes, seg_mask, class branch at init, trainability; every model's stride."""
 
 import pytest
 import torch
@@ -106,3 +106,41 @@ def test_a_few_adamw_steps_decrease_the_loss(name):
         optimizer.step()
         losses.append(loss.item())
     assert losses[-1] < 0.9 * losses[0], losses
+
+
+def _vgg_with_three_pools() -> torch.nn.Module:
+    """vgg11 without its last two max-pools: a trunk whose coarsest stride is 8."""
+    classifier = build_classifier("vgg11", NUM_CLASSES)
+    layers = list(classifier.features)
+    pools = [i for i, layer in enumerate(layers) if isinstance(layer, torch.nn.MaxPool2d)]
+    del layers[pools[-1]], layers[pools[-2]]
+    classifier.features = torch.nn.Sequential(*layers)
+    return classifier
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_the_stride_is_the_encoders_not_a_constant(name):
+    """A trunk with fewer pools gives a stride-8 model (what evaluation pads to and training crops are checked
+    against): sizes that are multiples of 8, not of 32, pass; other sizes are refused naming 8."""
+    torch.manual_seed(0)
+    options = {"decoder_channels": (32, 16, 8)} if "unet" in name else {}
+    model = build_model(name, _vgg_with_three_pools(), NUM_CLASSES, **options).eval()
+    assert model.stride == model.encoder.stride == 8
+    with torch.no_grad():
+        assert model(torch.randn(1, 3, 40, 24)).seg_logits.shape == (1, NUM_CLASSES, 40, 24)
+    with pytest.raises(ValueError, match="multiples of 8, got 36x24"):
+        model(torch.randn(1, 3, 36, 24))
+
+
+def test_unrolled_lrp_takes_the_stride_of_its_classifier():
+    shallow = build_model("unrolled_lrp", _vgg_with_three_pools(), NUM_CLASSES)
+    sequential = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 4, 3, stride=(1, 2), padding=1),  # (2, 4) with the pool: padded to 4
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.AdaptiveAvgPool2d(1),
+        torch.nn.Flatten(),
+        torch.nn.Linear(4, NUM_CLASSES),
+    )
+    assert shallow.stride == 8 and build_model("unrolled_lrp", sequential, NUM_CLASSES).stride == 4
+    assert [_model(name, "mobilenet_v2").stride for name in MODELS] == [32, 32, 32]

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from unrolled_lrp.data.datasets import eval_collate
+from unrolled_lrp.data.datasets import collate
 from unrolled_lrp.data.pipeline import DataConfig, build_training_data
 from unrolled_lrp.data.synth import write_synthetic_voc
 from unrolled_lrp.evaluation.evaluate import evaluate
@@ -24,7 +24,7 @@ def _trivial_baselines(val) -> tuple[float, float]:
     """mIoU of predicting background everywhere, best F1 of predicting every class present or none."""
     background = SegmentationMetrics(len(NAMES), NAMES)
     everything, nothing = ClassificationF1(len(NAMES), NAMES), ClassificationF1(len(NAMES), NAMES)
-    for batch in DataLoader(val, batch_size=1, collate_fn=eval_collate):
+    for batch in DataLoader(val, batch_size=1, collate_fn=collate):
         background.update(torch.zeros_like(batch.mask), batch.mask)
         everything.update(torch.ones_like(batch.labels), batch.labels)
         nothing.update(-torch.ones_like(batch.labels), batch.labels)

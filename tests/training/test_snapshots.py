@@ -9,7 +9,7 @@ import yaml
 from PIL import Image
 
 from unrolled_lrp.data.classes import ClassSet
-from unrolled_lrp.data.datasets import eval_collate
+from unrolled_lrp.data.datasets import collate
 from unrolled_lrp.data.pipeline import DataConfig, build_training_data
 from unrolled_lrp.data.synth import write_synthetic_voc
 from unrolled_lrp.experiments.report import write_report
@@ -56,7 +56,7 @@ def run(data, tmp_path_factory):
 def _argmax(model, sample):
     model.eval()
     with torch.no_grad():
-        logits = model(eval_collate([sample]).image).seg_logits
+        logits = model(collate([sample], model.stride).image).seg_logits
     return logits[0, :, : sample.image.shape[1], : sample.image.shape[2]].argmax(0)
 
 

@@ -3,7 +3,7 @@ dataset checks and a synthetic VOC-layout dataset."""
 
 from .check import check_dataset, require_valid_dataset
 from .classes import IGNORE_INDEX, VOC, VOC_CLASSES, ClassSet, voc_palette
-from .datasets import Batch, Sample, SegmentationDataset, collate, eval_collate, multi_hot
+from .datasets import Batch, Sample, SegmentationDataset, collate, multi_hot
 from .pipeline import DataConfig, TrainingData, build_training_data
 from .problems import DatasetError, Problem
 from .regimes import greedy_uniform_order, mixed_order, regime_order, regime_path, select_regime, write_regime
@@ -53,7 +53,6 @@ __all__ = [
     "check_dataset",
     "collate",
     "crop_to_size",
-    "eval_collate",
     "eval_transform",
     "find_voc",
     "greedy_uniform_order",

@@ -9,8 +9,6 @@ import torch
 from torch.utils.data import Dataset
 from torchvision import tv_tensors
 
-from unrolled_lrp.models.base import INPUT_MULTIPLE
-
 from .classes import IGNORE_INDEX, ClassSet
 from .transforms import pad_bottom_right, padded_size
 from .voc import VocItem, read_image, read_mask
@@ -87,8 +85,9 @@ class SegmentationDataset(Dataset[Sample]):
 def collate(samples: Sequence[Sample], stride: int = 1) -> Batch:
     """Stack samples, padding bottom/right (image 0, mask 255) to a common size divisible by ``stride``.
 
-    Training crops share one size, so nothing is padded; evaluation uses ``stride=32`` (see
-    :func:`eval_collate`) and crops predictions back with ``Batch.sizes``.
+    Training crops share one size, so nothing is padded; evaluation pads full-resolution images to the model's
+    ``stride`` (:attr:`~unrolled_lrp.models.SegmentationModel.stride`) and crops predictions back with
+    ``Batch.sizes``.
     """
     sizes = torch.tensor([sample.image.shape[-2:] for sample in samples])
     height, width = padded_size(int(sizes[:, 0].max()), int(sizes[:, 1].max()), stride)
@@ -100,8 +99,3 @@ def collate(samples: Sequence[Sample], stride: int = 1) -> Batch:
         ids=[s.id for s in samples],
         sizes=sizes,
     )
-
-
-def eval_collate(samples: Sequence[Sample]) -> Batch:
-    """:func:`collate` padding full-resolution images to a multiple of the network stride (32)."""
-    return collate(samples, INPUT_MULTIPLE)

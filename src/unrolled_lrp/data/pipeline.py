@@ -10,8 +10,6 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from unrolled_lrp.models.base import INPUT_MULTIPLE
-
 from .check import require_valid_dataset
 from .classes import VOC, ClassSet
 from .datasets import Batch, SegmentationDataset, collate
@@ -68,10 +66,16 @@ class DataConfig:
     def __post_init__(self) -> None:
         if self.workers is not None and self.workers < 0:
             raise ValueError(f"data.workers must be 0 or more (None: one per spare CPU core), got {self.workers}")
-        if self.crop_size % INPUT_MULTIPLE:
+
+    def check_crop_size(self, stride: int, network: str) -> None:
+        """Refuse, before a run trains, a crop that is no multiple of the ``stride`` of the ``network`` it trains:
+        UNet and FCN need one, and for every model it keeps each pooling window whole (see
+        :attr:`~unrolled_lrp.models.SegmentationModel.stride`)."""
+        if self.crop_size % stride:
+            nearest = stride * max(1, round(self.crop_size / stride))
             raise ValueError(
-                f"data.crop_size must be a multiple of {INPUT_MULTIPLE} (the encoders' coarsest stride, which UNet "
-                f"and FCN need), got {self.crop_size}; e.g. {INPUT_MULTIPLE * round(self.crop_size / INPUT_MULTIPLE)}"
+                f"data.crop_size must be a multiple of {stride} (the coarsest stride of {network}), "
+                f"got {self.crop_size}; e.g. {nearest}"
             )
 
     def class_set(self) -> ClassSet:

@@ -17,8 +17,6 @@ from torchvision.transforms import v2
 from torchvision.transforms.v2 import InterpolationMode
 from torchvision.transforms.v2 import functional as F
 
-from unrolled_lrp.models.base import INPUT_MULTIPLE
-
 from .classes import IGNORE_INDEX
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -76,11 +74,11 @@ def train_transform(
 
 
 def eval_transform() -> v2.Compose:
-    """Full resolution, normalised only; :func:`~unrolled_lrp.data.datasets.collate` pads to the stride."""
+    """Full resolution, normalised only; :func:`~unrolled_lrp.data.datasets.collate` pads to the model's stride."""
     return to_normalised()
 
 
-def padded_size(height: int, width: int, stride: int = INPUT_MULTIPLE) -> tuple[int, int]:
+def padded_size(height: int, width: int, stride: int) -> tuple[int, int]:
     """Smallest size ≥ (height, width) divisible by ``stride``."""
     return math.ceil(height / stride) * stride, math.ceil(width / stride) * stride
 

@@ -1,11 +1,13 @@
-"""Full-resolution evaluation: pad to the network stride, crop predictions back, accumulate metrics."""
+"""Full-resolution evaluation: pad to the model's stride, crop predictions back, accumulate metrics."""
 
 from __future__ import annotations
+
+from functools import partial
 
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from unrolled_lrp.data.datasets import eval_collate
+from unrolled_lrp.data.datasets import collate
 from unrolled_lrp.models import SegmentationModel
 
 from .metrics import ClassificationF1, SegmentationMetrics
@@ -23,7 +25,7 @@ def evaluate(
     seg = SegmentationMetrics(len(class_names), class_names)
     f1 = ClassificationF1(len(class_names), class_names, has_background=class_names[0] == "background")
     segments = classifies = False
-    for batch in DataLoader(dataset, batch_size=1, collate_fn=eval_collate):
+    for batch in DataLoader(dataset, batch_size=1, collate_fn=partial(collate, stride=model.stride)):
         out = model(batch.image.to(device))
         height, width = batch.sizes[0].tolist()
         if out.seg_logits is not None:

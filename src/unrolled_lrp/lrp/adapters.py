@@ -71,6 +71,10 @@ class Adapter(ABC, Generic[Model]):
         """The modules after the last stage (pooling, flatten, classifier), shared, not copied."""
         raise UnsupportedLayerError("", model, f"no classifier head is known for {self.family}")
 
+    def stride(self, model: Model) -> int:
+        """The coarsest down-sampling factor of the trunk: the last stage's stride."""
+        return self.stages(model)[-1].stride
+
 
 BlockBuilder = Callable[..., Unit]  # (block, path) -> Unit
 AdapterType = TypeVar("AdapterType", bound=type[Adapter])

@@ -5,8 +5,15 @@ Importing this package registers "unet", "mt_unet", "fcn", "unrolled_lrp" and "w
 
 from torch import nn
 
-from .base import INPUT_MULTIPLE, SegmentationModel, SegmentationOutput, check_input_size, check_seg_mask
-from .classifiers import build_classifier, final_linear, imagenet_categories, load_checkpoint, supported_architectures
+from .base import SegmentationModel, SegmentationOutput, check_input_size, check_seg_mask
+from .classifiers import (
+    build_classifier,
+    classifier_stride,
+    final_linear,
+    imagenet_categories,
+    load_checkpoint,
+    supported_architectures,
+)
 from .encoders import Encoder, build_encoder, classifier_head
 from .fcn import FCN
 from .registry import MODEL_REGISTRY, build_model, list_models, register_model
@@ -21,7 +28,6 @@ def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
 
 __all__ = [
     "FCN",
-    "INPUT_MULTIPLE",
     "MODEL_REGISTRY",
     "Encoder",
     "MultiTaskUNet",
@@ -32,6 +38,8 @@ __all__ = [
     "build_classifier",
     "build_encoder",
     "build_model",
+    "classifier_stride",
+    "classifier_stride",
     "check_input_size",
     "check_seg_mask",
     "classifier_head",

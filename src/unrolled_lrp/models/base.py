@@ -12,10 +12,13 @@ training loop serves all of them:
   only run where a segmentation loss will be applied: a boolean vector, or an int ``k`` for the first ``k``
   images (the trainer's batches put them first; a fixed count compiles without graph breaks).
 
-Input size: height and width must be multiples of 32 (the coarsest encoder stride), because
-the decoders up-sample by exact factors of 2 and must meet the encoder's feature maps at the
-same size. Other sizes raise a ``ValueError`` (see :func:`check_input_size`); evaluation pads
-images to a multiple of 32 and crops the logits back.
+Input size: ``stride`` is a model's coarsest down-sampling factor, taken from the classifier it is built on
+(32 for the torchvision families, less for a trunk with fewer pools). UNet and FCN need height and width to be
+multiples of it, because their decoders up-sample by exact factors of 2 and must meet the encoder's feature maps
+at the same size; other sizes raise a ``ValueError`` (see :func:`check_input_size`). Unrolled LRP accepts any
+size (its decoder transposes the encoder exactly). Evaluation pads every model's images to a multiple of
+``stride``, so that no pooling window is cut at the border, and crops the logits back; training crops must be
+multiples of it (checked when a run starts).
 """
 
 from __future__ import annotations
@@ -25,8 +28,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
-#: The coarsest stride of every supported encoder; inputs must be divisible by it.
-INPUT_MULTIPLE = 32
+from .encoders import Encoder
 
 
 class SegmentationOutput(NamedTuple):
@@ -55,28 +57,39 @@ class SegmentationModel(nn.Module):
     #: ws_ae); False: a decoder's logits.
     segments_by_heatmaps: bool = False
 
+    @property
+    def stride(self) -> int:
+        """The coarsest down-sampling factor of the network (see the module docstring)."""
+        raise NotImplementedError(f"{type(self).__name__} must state its stride")
+
     def forward(self, x: Tensor, seg_mask: Tensor | int | None = None) -> SegmentationOutput:
         raise NotImplementedError(f"{type(self).__name__} must implement forward(x, seg_mask)")
 
 
 class SegmentationOnlyModel(SegmentationModel):
     """A model trained with the segmentation loss alone (UNet, FCN): no class scores, and ``seg_mask`` drops
-    the other images before the encoder runs, so they cost nothing. Subclasses implement ``segment_images``."""
+    the other images before the encoder runs, so they cost nothing. Subclasses build ``encoder`` and implement
+    ``segment_images``; input sizes must be multiples of the encoder's stride."""
 
     uses_image_labels = False
+    encoder: Encoder
+
+    @property
+    def stride(self) -> int:
+        return self.encoder.stride
 
     def segment_images(self, x: Tensor) -> Tensor:
         """Per-pixel logits ``(n, C, H, W)`` of a non-empty image batch."""
         raise NotImplementedError(f"{type(self).__name__} must implement segment_images(x)")
 
     def forward(self, x: Tensor, seg_mask: Tensor | int | None = None) -> SegmentationOutput:
-        check_input_size(x)
+        check_input_size(x, self.stride)
         check_seg_mask(seg_mask, len(x))
         x = select_images(x, seg_mask)
         return SegmentationOutput(seg_logits=self.segment_images(x) if len(x) else None, class_logits=None)
 
 
-def check_input_size(x: Tensor, multiple: int = INPUT_MULTIPLE) -> None:
+def check_input_size(x: Tensor, multiple: int) -> None:
     """Raise a ValueError unless ``x`` is an image batch ``(B, 3, H, W)`` with H, W divisible by ``multiple``."""
     if x.dim() != 4:
         raise ValueError(f"expected an image batch of shape (B, 3, H, W), got shape {tuple(x.shape)}")

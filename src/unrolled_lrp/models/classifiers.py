@@ -80,6 +80,11 @@ def final_linear(classifier: nn.Module) -> nn.Linear:
     return adapter_for(classifier).output_layer(classifier)
 
 
+def classifier_stride(classifier: nn.Module) -> int:
+    """The coarsest down-sampling factor of the classifier's trunk (32 for the torchvision families)."""
+    return adapter_for(classifier).stride(classifier)
+
+
 def _replace_head(classifier: nn.Module, num_classes: int) -> None:
     """Swap the output layer for a freshly initialised one with ``num_classes`` outputs."""
     head = nn.Linear(final_linear(classifier).in_features, num_classes)

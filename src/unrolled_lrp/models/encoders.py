@@ -35,6 +35,8 @@ class Encoder(nn.Module):
         stages: the stage modules (built from the classifier's own modules).
         channels: channels of each stage's output.
         strides: down-sampling factor of each stage's output w.r.t. the input.
+        stride: the coarsest of them (the bottleneck's), which input sizes must be multiples of for decoders
+            that up-sample by exact factors.
     """
 
     def __init__(self, stages: list[nn.Module], channels: list[int], strides: list[int]) -> None:
@@ -42,6 +44,10 @@ class Encoder(nn.Module):
         self.stages = nn.ModuleList(stages)
         self.channels = tuple(channels)
         self.strides = tuple(strides)
+
+    @property
+    def stride(self) -> int:
+        return self.strides[-1]
 
     def forward(self, x: Tensor) -> list[Tensor]:
         features = []

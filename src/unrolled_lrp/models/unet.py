@@ -130,7 +130,7 @@ class MultiTaskUNet(UNet):
         self.class_head = classifier_head(classifier)
 
     def forward(self, x: Tensor, seg_mask: Tensor | int | None = None) -> SegmentationOutput:
-        check_input_size(x)
+        check_input_size(x, self.stride)
         check_seg_mask(seg_mask, len(x))
         features = self.encoder(x)
         class_logits = self.class_head(features[-1])

@@ -18,13 +18,15 @@ from torch import Tensor, nn
 from unrolled_lrp.lrp import LRPConfig, unroll
 
 from .base import SegmentationModel, SegmentationOutput, check_seg_mask
+from .classifiers import classifier_stride
 from .registry import register_model
 
 
 class UnrolledSegmenter(SegmentationModel):
     """Segmentation by the classifier's own all-class LRP heatmaps (paper, section 2.3).
 
-    Accepts any input size (the decoder transposes the encoder exactly); heatmaps are computed
+    Accepts any input size (the decoder transposes the encoder exactly); ``stride`` is the classifier's, to which
+    evaluation pads so that no pooling window is cut at the border. Heatmaps are computed
     only for the images selected by ``seg_mask``, class scores for all images.
     """
 
@@ -42,11 +44,16 @@ class UnrolledSegmenter(SegmentationModel):
         if not (heatmap_scale == "pixels" or (isinstance(heatmap_scale, (int, float)) and heatmap_scale > 0)):
             raise ValueError(f'heatmap_scale must be "pixels" or a positive number, got {heatmap_scale!r}')
         self.heatmap_scale = heatmap_scale
+        self._stride = classifier_stride(classifier)
         self.unrolled = unroll(classifier, lrp)
         if self.unrolled.num_classes != num_classes:
             raise ValueError(
                 f"the classifier has {self.unrolled.num_classes} outputs but {num_classes} classes were asked for"
             )
+
+    @property
+    def stride(self) -> int:
+        return self._stride
 
     def forward(self, x: Tensor, seg_mask: Tensor | int | None = None) -> SegmentationOutput:
         check_seg_mask(seg_mask, x.shape[0])

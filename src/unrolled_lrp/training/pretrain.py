@@ -8,7 +8,7 @@ from pathlib import Path
 from torch import Tensor, nn
 
 from unrolled_lrp.data.pipeline import DataConfig, build_training_data
-from unrolled_lrp.models import SegmentationModel, SegmentationOutput
+from unrolled_lrp.models import SegmentationModel, SegmentationOutput, classifier_stride
 
 from .checkpoint import save_atomic
 from .distributed import setup
@@ -26,6 +26,10 @@ class ImageClassifier(SegmentationModel):
     def __init__(self, classifier: nn.Module) -> None:
         super().__init__()
         self.classifier = classifier
+
+    @property
+    def stride(self) -> int:
+        return classifier_stride(self.classifier)
 
     def forward(self, x: Tensor, seg_mask: Tensor | int | None = None) -> SegmentationOutput:
         return SegmentationOutput(None, self.classifier(x))

@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from unrolled_lrp.data.datasets import SegmentationDataset, eval_collate
+from unrolled_lrp.data.datasets import SegmentationDataset, collate
 from unrolled_lrp.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from unrolled_lrp.models import SegmentationModel
 
@@ -50,7 +50,7 @@ def _predict(model: SegmentationModel, val: SegmentationDataset, step: int, num_
     if heatmaps:
         snapshot["scores"] = []
     for index in range(min(num_images, len(val))):
-        batch = eval_collate([val[index]])
+        batch = collate([val[index]], model.stride)
         height, width = batch.sizes[0].tolist()
         seg_logits = model(batch.image.to(device)).seg_logits
         if seg_logits is None:
@@ -70,7 +70,7 @@ def _predict(model: SegmentationModel, val: SegmentationDataset, step: int, num_
 def take_snapshot(
     model: SegmentationModel, val: SegmentationDataset, step: int, run_dir: Path, num_images: int = 4
 ) -> Path | None:
-    """Predict the first ``num_images`` items of ``val`` one at a time at full resolution (padded to the network
+    """Predict the first ``num_images`` items of ``val`` one at a time at full resolution (padded to the model's
     stride, cropped back, as in evaluation) and save them as ``snapshot_path(run_dir, step)``.
 
     Runs in eval mode under no_grad and restores the training mode; it draws no random numbers, so taking

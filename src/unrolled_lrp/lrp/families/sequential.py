@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from torch import nn
 
 from unrolled_lrp.lrp.adapters import Adapter, UnsupportedLayerError, register_adapter
@@ -18,6 +20,10 @@ class SequentialAdapter(Adapter[nn.Sequential]):
     def units(self, model: nn.Sequential) -> list[Unit]:
         return sequence_units(model, "")
 
+    def stride(self, model: nn.Sequential) -> int:
+        """The product of the layers' strides (per dimension; their least common multiple if they differ)."""
+        return math.lcm(*_strides(model))
+
     def output_layer(self, model: nn.Sequential) -> nn.Linear:
         if not len(model) or type(model[-1]) is not nn.Linear:
             raise UnsupportedLayerError("", model, "the classifier must end with a Linear output layer")
@@ -26,3 +32,16 @@ class SequentialAdapter(Adapter[nn.Sequential]):
     def replace_output_layer(self, model: nn.Sequential, layer: nn.Linear) -> None:
         self.output_layer(model)
         model[-1] = layer
+
+
+def _strides(module: nn.Module) -> tuple[int, int]:
+    """(height, width) down-sampling of ``module``: layers and blocks state theirs in ``stride`` (Conv2d, the
+    pools, torchvision's residual blocks); a nested Sequential multiplies its layers'."""
+    if isinstance(module, nn.Sequential):
+        height = width = 1
+        for layer in module:
+            layer_height, layer_width = _strides(layer)
+            height, width = height * layer_height, width * layer_width
+        return height, width
+    stride = getattr(module, "stride", 1)
+    return (stride, stride) if isinstance(stride, int) else (stride[0], stride[1])
