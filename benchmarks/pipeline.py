@@ -28,7 +28,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from unrolled_lrp.data.pipeline import DataConfig, TrainingData, build_training_data, training_batches
 from unrolled_lrp.lrp import UnsupportedLayerError
 from unrolled_lrp.models import build_classifier, build_model
-from unrolled_lrp.training.runlog import TENSORBOARD_DIR
+from unrolled_lrp.runs import RunDir
 from unrolled_lrp.training.trainer import TrainConfig, train
 
 CAMVID = Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets" / "camvid"
@@ -41,10 +41,10 @@ def pipeline_rate(data: TrainingData, batches: int) -> float:
     return images / (time.perf_counter() - start)
 
 
-def loop_figures(run_dir: Path, batch_size: int) -> dict[str, float]:
+def loop_figures(run: RunDir, batch_size: int) -> dict[str, float]:
     """Steady-state step time, images per second and data-wait share (steps 2..N), and the first step's time,
     recovered from the cumulative pace scalars and the wall times of the per-step TensorBoard events."""
-    events = EventAccumulator(str(run_dir / TENSORBOARD_DIR))
+    events = EventAccumulator(str(run.tensorboard))
     events.Reload()
     rates, shares = events.Scalars("pace/images_per_s"), events.Scalars("pace/data_wait")
     elapsed = [(k + 1) * batch_size / rate.value for k, rate in enumerate(rates)]
@@ -63,8 +63,9 @@ def run_loop(data: TrainingData, arch: str, num_classes: int, steps: int, compil
     model = build_model("unrolled_lrp", build_classifier(arch, num_classes), num_classes)
     config = TrainConfig(steps=steps, lr=1e-5, log_every=1, eval_every=10**9, compile=compile_model)
     with tempfile.TemporaryDirectory() as run_dir:
-        train(model, data, config, Path(run_dir), [str(k) for k in range(num_classes)])
-        return loop_figures(Path(run_dir), len(data.sampler.batch(0)))
+        run = RunDir(Path(run_dir))
+        train(model, data, config, run, [str(k) for k in range(num_classes)])
+        return loop_figures(run, len(data.sampler.batch(0)))
 
 
 def main() -> None:

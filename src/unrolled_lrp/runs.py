@@ -13,6 +13,7 @@ Layer: below ``experiments`` and ``cli`` (which parse, loop and print), above ``
     val_metrics.json   val metrics of best.pt (``ulrp eval``); val_metrics.md the same as a table
     pixel_{N}_seed{S}.txt  the regime's pixel-labelled image ids
     snapshots/         predictions over training (``optim.snapshot_every``)
+    tensorboard/       TensorBoard event files of the losses, learning rate, pace and hold-out mIoU
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from unrolled_lrp.models import (
 )
 from unrolled_lrp.training.checkpoint import load
 from unrolled_lrp.training.distributed import Distributed, setup
-from unrolled_lrp.training.pretrain import CLASSIFIER_FILE, ImageClassifier, pretrain_classifier
+from unrolled_lrp.training.pretrain import ImageClassifier, pretrain_classifier
 from unrolled_lrp.training.trainer import TrainConfig
 from unrolled_lrp.training.trainer import train as train_loop
 
@@ -56,7 +57,8 @@ Status = Literal["finished", "partial", "todo"]
 
 @dataclass(frozen=True)
 class RunDir:
-    """A run directory and the names of its files (see the module docstring).
+    """A run directory and the names of its files (see the module docstring): the one place that names them. It is
+    the :class:`~unrolled_lrp.training.runfiles.RunFiles` the trainer and the pre-trainer write to.
 
     A run is finished when its ``result`` file exists: ``val_metrics.json`` for a segmentation run (trained and
     evaluated); :meth:`pretraining` runs finish with ``metrics.json``.
@@ -83,8 +85,20 @@ class RunDir:
         return self.path / "best.pt"
 
     @property
+    def log(self) -> Path:
+        return self.path / "log.csv"
+
+    @property
+    def tensorboard(self) -> Path:
+        return self.path / "tensorboard"
+
+    @property
+    def snapshots(self) -> Path:
+        return self.path / "snapshots"
+
+    @property
     def classifier(self) -> Path:
-        return self.path / CLASSIFIER_FILE
+        return self.path / "classifier.pt"
 
     @property
     def metrics(self) -> Path:
@@ -254,7 +268,7 @@ def pretrain(
     data.check_crop_size(classifier_stride(classifier), f"the {arch} classifier")
     config = {"weights": weights, "classifier_checkpoint": classifier_checkpoint}
     ranks = _start(run, overwrite, optim.device, data=data, optim=optim, arch=arch, **config)
-    checkpoint = pretrain_classifier(classifier, data, optim, run.path, list(classes.names))
+    checkpoint = pretrain_classifier(classifier, data, optim, run, list(classes.names))
     if not ranks.is_main:
         return {}
     metrics = evaluate(ImageClassifier(classifier), val_set(data), list(classes.names), optim.device)
@@ -286,7 +300,7 @@ def train(
     config = {"model": model, "arch": arch, "weights": weights, "classifier_checkpoint": classifier_checkpoint}
     ranks = _start(run, overwrite, optim.device, data=data, optim=optim, **config, model_args=model_args)
     training_data = build_training_data(data, regime_dir=run.path if ranks.is_main else None)
-    best = train_loop(segmenter, training_data, optim, run.path, list(classes.names))
+    best = train_loop(segmenter, training_data, optim, run, list(classes.names))
     if not ranks.is_main:
         return {}
     result = {"model": model, "arch": arch, "parameters": count_parameters(segmenter), "holdout": best}

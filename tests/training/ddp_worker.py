@@ -13,9 +13,9 @@ from unrolled_lrp.cli.main import main
 
 
 def _saving_weights(loop):
-    def run(model, data, config, run_dir, class_names):
-        best = loop(model, data, config, run_dir, class_names)
-        torch.save(model.state_dict(), run_dir.parent / f"rank{os.environ['RANK']}.pt")
+    def run(model, data, config, run, class_names):
+        best = loop(model, data, config, run, class_names)
+        torch.save(model.state_dict(), run.path.parent / f"rank{os.environ['RANK']}.pt")
         return best
 
     return run

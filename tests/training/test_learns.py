@@ -13,6 +13,7 @@ from unrolled_lrp.data.synth import write_synthetic_voc
 from unrolled_lrp.evaluation.evaluate import evaluate
 from unrolled_lrp.evaluation.metrics import ClassificationF1, SegmentationMetrics
 from unrolled_lrp.models import build_classifier, build_model
+from unrolled_lrp.runs import RunDir
 from unrolled_lrp.training.pretrain import ImageClassifier, pretrain_classifier
 from unrolled_lrp.training.trainer import TrainConfig, train
 
@@ -45,14 +46,18 @@ def test_unrolled_lrp_beats_the_trivial_predictors(tmp_path):
         classifier,
         data,
         TrainConfig(steps=PRETRAIN_STEPS, lr=1e-3, eval_every=PRETRAIN_STEPS),
-        tmp_path / "pretrain",
+        RunDir(tmp_path / "pretrain"),
         NAMES,
     )
     f1 = evaluate(ImageClassifier(classifier), val, NAMES)["f1"]
     assert f1 > trivial_f1 + 0.05, (f1, trivial_f1)  # 0.93 against 0.80 for "every class present"
     model = build_model("unrolled_lrp", classifier, len(NAMES))
     train(
-        model, build_training_data(data), TrainConfig(steps=STEPS, lr=SEG_LR, eval_every=STEPS), tmp_path / "seg", NAMES
+        model,
+        build_training_data(data),
+        TrainConfig(steps=STEPS, lr=SEG_LR, eval_every=STEPS),
+        RunDir(tmp_path / "seg"),
+        NAMES,
     )
     miou = evaluate(model, val, NAMES)["miou"]
     # seeds 0 and 1 gave 0.59 and 0.50 against 0.26 for background everywhere; uniform guessing gives about 1/3

@@ -10,8 +10,8 @@ from torch import nn
 
 from unrolled_lrp.data.pipeline import DataConfig, build_training_data
 from unrolled_lrp.models.unrolled import UnrolledSegmenter
+from unrolled_lrp.runs import RunDir
 from unrolled_lrp.training.checkpoint import load
-from unrolled_lrp.training.runlog import TENSORBOARD_DIR
 from unrolled_lrp.training.safety import TrainingDiverged
 from unrolled_lrp.training.trainer import TrainConfig, train
 
@@ -43,7 +43,7 @@ def data(tiny_voc):
 def _train(data, run_dir, workers=0, **options):
     model = _segmenter()
     config = TrainConfig(**{"steps": 4, "lr": 1e-2, "eval_every": 2, "log_every": 1, **options})
-    best = train(model, replace(data, workers=workers), config, run_dir, NAMES)
+    best = train(model, replace(data, workers=workers), config, RunDir(run_dir), NAMES)
     return model, best
 
 
@@ -97,7 +97,7 @@ def test_losses_lr_holdout_miou_and_pace_go_to_tensorboard(data, tmp_path, singl
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     _train(data, tmp_path, steps=2)
-    events = EventAccumulator(str(tmp_path / TENSORBOARD_DIR))
+    events = EventAccumulator(str(RunDir(tmp_path).tensorboard))
     events.Reload()
     tags = set(events.Tags()["scalars"])
     expected = {"loss/total", "loss/seg", "loss/cls", "lr", "holdout/miou", "pace/images_per_s", "pace/data_wait"}

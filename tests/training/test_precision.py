@@ -10,6 +10,7 @@ import torchvision
 from unrolled_lrp import unroll
 from unrolled_lrp.data.pipeline import DataConfig, build_training_data
 from unrolled_lrp.models import build_classifier, build_model
+from unrolled_lrp.runs import RunDir
 from unrolled_lrp.training.precision import autocast
 from unrolled_lrp.training.trainer import TrainConfig, train
 
@@ -28,7 +29,7 @@ def _losses(data, run_dir, name, steps, **options):
         model,
         training_data,
         TrainConfig(steps=steps, lr=1e-3, eval_every=steps, log_every=1, **options),
-        run_dir,
+        RunDir(run_dir),
         names,
     )
     return [float(row[1]) for row in csv.reader((run_dir / "log.csv").open())]

@@ -14,6 +14,7 @@ from unrolled_lrp.data.pipeline import DataConfig, build_training_data
 from unrolled_lrp.data.synth import write_synthetic_voc
 from unrolled_lrp.experiments.report import write_report
 from unrolled_lrp.models import build_classifier, build_model
+from unrolled_lrp.runs import RunDir
 from unrolled_lrp.training.pretrain import ImageClassifier
 from unrolled_lrp.training.snapshots import list_snapshots, load_snapshot, take_snapshot
 from unrolled_lrp.training.trainer import TrainConfig, train
@@ -46,7 +47,7 @@ def run(data, tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("grid") / "resnet18" / "n4" / "seed0" / "unrolled_lrp"
     initial, model = _model(), _model()
     optim = TrainConfig(steps=STEPS, lr=1e-3, eval_every=STEPS, snapshot_every=EVERY, snapshot_images=IMAGES)
-    best = train(model, training_data, optim, run_dir, NAMES)
+    best = train(model, training_data, optim, RunDir(run_dir), NAMES)
     (run_dir / "config.yaml").write_text(yaml.safe_dump({"data": {"classes": str(config.classes)}}))
     (run_dir / "metrics.json").write_text(json.dumps({"model": "unrolled_lrp", "holdout": best}))
     (run_dir / "val_metrics.json").write_text(json.dumps({"miou": 0.5, "f1": 0.5}))
@@ -63,9 +64,9 @@ def _argmax(model, sample):
 def test_snapshots_hold_the_models_segmentation_at_their_step(data, run):
     _, training_data = data
     run_dir, initial, trained = run
-    assert sorted(list_snapshots(run_dir)) == [0, 2, 4]
+    assert sorted(list_snapshots(RunDir(run_dir).snapshots)) == [0, 2, 4]
     for step, model in [(0, initial), (STEPS, trained)]:
-        snapshot = torch.load(list_snapshots(run_dir)[step], weights_only=True)
+        snapshot = torch.load(list_snapshots(RunDir(run_dir).snapshots)[step], weights_only=True)
         assert snapshot["step"] == step and len(snapshot["ids"]) == IMAGES
         for i, sample in enumerate(training_data.val.items[:IMAGES]):
             expected = _argmax(model, training_data.val[i])
@@ -82,7 +83,7 @@ def test_snapshots_hold_the_models_segmentation_at_their_step(data, run):
 def test_snapshots_do_not_change_training(data, run, tmp_path):
     _, training_data = data
     plain = _model()
-    train(plain, training_data, TrainConfig(steps=STEPS, lr=1e-3, eval_every=STEPS), tmp_path, NAMES)
+    train(plain, training_data, TrainConfig(steps=STEPS, lr=1e-3, eval_every=STEPS), RunDir(tmp_path), NAMES)
     for (name, a), b in zip(plain.state_dict().items(), run[2].state_dict().values()):
         assert torch.equal(a, b), name
 

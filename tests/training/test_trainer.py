@@ -10,6 +10,7 @@ from unrolled_lrp.data.datasets import collate
 from unrolled_lrp.data.pipeline import DataConfig, build_training_data
 from unrolled_lrp.data.synth import write_synthetic_voc
 from unrolled_lrp.models import build_classifier, build_model
+from unrolled_lrp.runs import RunDir
 from unrolled_lrp.training.trainer import TrainConfig, _loss, train
 
 NAMES = ["background", "aeroplane", "bicycle", "bird"]
@@ -36,7 +37,7 @@ def _run(data, run_dir, steps, name="unrolled_lrp"):
     torch.manual_seed(0)
     model = build_model(name, build_classifier("resnet18", len(NAMES)), len(NAMES))
     config = TrainConfig(steps=steps, lr=1e-3, eval_every=3, log_every=1)
-    best = train(model, data, config, run_dir, NAMES)
+    best = train(model, data, config, RunDir(run_dir), NAMES)
     return model, best
 
 
@@ -64,7 +65,7 @@ def test_every_model_trains_its_loss_decreases_and_is_logged(data, tmp_path, nam
     torch.manual_seed(0)
     model = build_model(name, build_classifier("resnet18", len(NAMES)), len(NAMES))
     before = _fixed_batch_loss(copy.deepcopy(model), data)
-    train(model, data, TrainConfig(steps=12, lr=1e-3, eval_every=12, log_every=1), tmp_path, NAMES)
+    train(model, data, TrainConfig(steps=12, lr=1e-3, eval_every=12, log_every=1), RunDir(tmp_path), NAMES)
     after = _fixed_batch_loss(model, data)
     assert after < 0.95 * before, (before, after)  # observed: 0.51 (unrolled LRP) to 0.90 (FCN)
     rows = (tmp_path / "log.csv").read_text().splitlines()

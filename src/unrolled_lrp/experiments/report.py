@@ -277,7 +277,7 @@ def _best_step(run: Run) -> int | None:
 
 def save_evolution_figures(run: Run, out_dir: Path) -> list[Path]:
     """Figures 2 and 3 of one run from its snapshots (none without snapshots; no Figure 3 without heatmaps)."""
-    available = list_snapshots(run.run.path)
+    available = list_snapshots(run.run.snapshots)
     if not available:
         return []
     snapshots = [load_snapshot(available[s]) for s in pick_steps(list(available), FIGURE_STEPS, _best_step(run))]

@@ -12,10 +12,8 @@ from unrolled_lrp.models import SegmentationModel, SegmentationOutput, classifie
 
 from .checkpoint import save_atomic
 from .distributed import setup
+from .runfiles import RunFiles
 from .trainer import TrainConfig, train
-
-#: File name of the pre-trained classifier's state dict inside a pre-training run directory.
-CLASSIFIER_FILE = "classifier.pt"
 
 
 class ImageClassifier(SegmentationModel):
@@ -41,18 +39,17 @@ def image_level_only(data: DataConfig) -> DataConfig:
 
 
 def pretrain_classifier(
-    classifier: nn.Module, data: DataConfig, optim: TrainConfig, run_dir: Path, class_names: list[str]
+    classifier: nn.Module, data: DataConfig, optim: TrainConfig, run: RunFiles, class_names: list[str]
 ) -> Path:
     """Fine-tune ``classifier`` with per-class sigmoid BCE (background weight 0) on all image-level labels.
 
     There is no model selection (VOC val is never used for it and image-level labels have no hold-out
-    split): the classifier after ``optim.steps`` steps is written to ``run_dir/classifier.pt``.
-    Interrupted runs resume from ``run_dir/last.pt`` like segmentation training; under torchrun rank 0
+    split): the classifier after ``optim.steps`` steps is written to ``run.classifier`` (returned).
+    Interrupted runs resume from ``run.last`` like segmentation training; under torchrun rank 0
     writes the file.
     """
     training_data = build_training_data(image_level_only(data))
-    train(ImageClassifier(classifier), training_data, optim, run_dir, class_names)
-    path = run_dir / CLASSIFIER_FILE
+    train(ImageClassifier(classifier), training_data, optim, run, class_names)
     if setup(optim.device).is_main:
-        save_atomic({"model": classifier.state_dict()}, path)
-    return path
+        save_atomic({"model": classifier.state_dict()}, run.classifier)
+    return run.classifier

@@ -1,4 +1,4 @@
-"""What a run reports while it trains: ``log.csv`` rows, TensorBoard scalars and the pace of the input pipeline."""
+"""What a run reports while it trains: CSV log rows, TensorBoard scalars and the pace of the input pipeline."""
 
 from __future__ import annotations
 
@@ -10,9 +10,6 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from torch.utils.tensorboard import SummaryWriter
-
-#: Sub-folder of a run directory with its TensorBoard event files (``tensorboard --logdir runs``).
-TENSORBOARD_DIR = "tensorboard"
 
 
 class Pace:
@@ -38,9 +35,8 @@ class Pace:
         return self.waiting / max(time.perf_counter() - self.started, 1e-9)
 
 
-def truncate_log(run_dir: Path, step: int) -> None:
+def truncate_log(log: Path, step: int) -> None:
     """Drop the log rows written after the checkpoint a run resumes from: they are about to be redone."""
-    log = run_dir / "log.csv"
     if log.exists():
         with log.open(newline="") as file:
             rows = [row for row in csv.reader(file) if row and int(row[0]) <= step]
@@ -49,19 +45,18 @@ def truncate_log(run_dir: Path, step: int) -> None:
 
 
 class RunLog:
-    """``log.csv`` (step, loss, seg_loss, cls_loss) and TensorBoard scalars of the main process; a no-op in the
-    others. On resume both drop what was logged after the checkpoint (TensorBoard's ``purge_step``)."""
+    """CSV rows in ``log`` (step, loss, seg_loss, cls_loss) and TensorBoard scalars in ``tensorboard`` of the main
+    process; a no-op in the others. On resume both drop what was logged after the checkpoint (TensorBoard's
+    ``purge_step``)."""
 
-    def __init__(self, run_dir: Path, resumed_step: int, enabled: bool) -> None:
-        self.run_dir = run_dir
+    def __init__(self, log: Path, tensorboard: Path, resumed_step: int, enabled: bool) -> None:
+        self.log = log
         self.writer: SummaryWriter | None = None
         if enabled:
             from torch.utils.tensorboard import SummaryWriter  # imported by the process that writes only
 
-            truncate_log(run_dir, resumed_step)
-            self.writer = SummaryWriter(
-                run_dir / TENSORBOARD_DIR, purge_step=resumed_step + 1 if resumed_step else None
-            )
+            truncate_log(log, resumed_step)
+            self.writer = SummaryWriter(tensorboard, purge_step=resumed_step + 1 if resumed_step else None)
 
     def __enter__(self) -> RunLog:
         return self
@@ -76,7 +71,7 @@ class RunLog:
         """Losses, learning rate and pipeline pace after ``step`` steps."""
         if self.writer is None:
             return
-        with (self.run_dir / "log.csv").open("a", newline="") as log:
+        with self.log.open("a", newline="") as log:
             csv.writer(log).writerow([step, loss, parts.get("seg_loss", ""), parts.get("cls_loss", "")])
         scalars = {"loss/total": loss, **{f"loss/{k.removesuffix('_loss')}": v for k, v in parts.items()}}
         scalars |= {"lr": lr, "pace/images_per_s": pace.images_per_second, "pace/data_wait": pace.data_wait_share}

@@ -3,7 +3,8 @@
 Figures 2 and 3 show how the segmentation and the heatmaps of unrolled LRP evolve from the first
 iteration on. Re-creating that after training would need a checkpoint per step; instead the trainer
 saves, every ``snapshot_every`` steps, what the figures show for the first ``k`` val images:
-``run_dir/snapshots/step_{step:07d}.pt``, a dict of plain tensors (``torch.load(..., weights_only=True)``):
+``step_{step:07d}.pt`` in the run's snapshot folder (``RunFiles.snapshots``), a dict of plain tensors
+(``torch.load(..., weights_only=True)``):
 
 * ``step``: int, updates done before the snapshot (0: the initial model).
 * ``ids``: list of the images' ids.
@@ -30,9 +31,9 @@ from unrolled_lrp.models import SegmentationModel
 from .checkpoint import save_atomic
 
 
-def snapshot_path(run_dir: Path, step: int) -> Path:
-    """Where the snapshot after ``step`` updates lives (zero-padded, so names sort by step)."""
-    return run_dir / "snapshots" / f"step_{step:07d}.pt"
+def snapshot_path(folder: Path, step: int) -> Path:
+    """Where in ``folder`` the snapshot after ``step`` updates lives (zero-padded, so names sort by step)."""
+    return folder / f"step_{step:07d}.pt"
 
 
 def _to_uint8(image: Tensor) -> Tensor:
@@ -68,10 +69,10 @@ def _predict(model: SegmentationModel, val: SegmentationDataset, step: int, num_
 
 @torch.no_grad()
 def take_snapshot(
-    model: SegmentationModel, val: SegmentationDataset, step: int, run_dir: Path, num_images: int = 4
+    model: SegmentationModel, val: SegmentationDataset, step: int, folder: Path, num_images: int = 4
 ) -> Path | None:
     """Predict the first ``num_images`` items of ``val`` one at a time at full resolution (padded to the model's
-    stride, cropped back, as in evaluation) and save them as ``snapshot_path(run_dir, step)``.
+    stride, cropped back, as in evaluation) and save them as ``snapshot_path(folder, step)``.
 
     Runs in eval mode under no_grad and restores the training mode; it draws no random numbers, so taking
     snapshots leaves training (and exact resumption) unchanged. A model without segmentation output
@@ -83,20 +84,21 @@ def take_snapshot(
         snapshot = _predict(model, val, step, num_images)
     finally:
         model.train(was_training)
-    return None if snapshot is None else save_atomic(snapshot, snapshot_path(run_dir, step))
+    return None if snapshot is None else save_atomic(snapshot, snapshot_path(folder, step))
 
 
 def maybe_snapshot(
-    model: SegmentationModel, val: SegmentationDataset, step: int, run_dir: Path, every: int, num_images: int
+    model: SegmentationModel, val: SegmentationDataset, step: int, folder: Path, every: int, num_images: int
 ) -> None:
     """The trainer's hook: a snapshot when snapshots are on (``every > 0``) and ``step`` is a multiple of ``every``."""
     if every > 0 and step % every == 0:
-        take_snapshot(model, val, step, run_dir, num_images)
+        take_snapshot(model, val, step, folder, num_images)
 
 
-def list_snapshots(run_dir: Path) -> dict[int, Path]:
-    """The snapshot files of a run by step (empty when it has none); load them with :func:`load_snapshot`."""
-    return {int(path.stem.removeprefix("step_")): path for path in sorted((run_dir / "snapshots").glob("step_*.pt"))}
+def list_snapshots(folder: Path) -> dict[int, Path]:
+    """The snapshot files in a run's ``folder`` by step (empty when it has none); load them with
+    :func:`load_snapshot`."""
+    return {int(path.stem.removeprefix("step_")): path for path in sorted(folder.glob("step_*.pt"))}
 
 
 def load_snapshot(path: Path) -> dict:

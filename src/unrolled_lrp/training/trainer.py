@@ -22,6 +22,7 @@ from .checkpoint import load, save_atomic
 from .distributed import Distributed, setup
 from .losses import combined_loss
 from .precision import Precision, autocast, check_precision, memory_format
+from .runfiles import RunFiles
 from .runlog import Pace, RunLog
 from .safety import Preempted, TrainingDiverged, check_finite, stop_requests
 from .snapshots import maybe_snapshot
@@ -44,7 +45,7 @@ class TrainConfig:
         precision: "fp32", or "bf16" for bfloat16 autocast of forward pass, loss and evaluation.
         channels_last: Keep the model and the batches in NHWC memory layout (faster convolutions on GPU).
         snapshot_every: Save predictions on the first val images every this many steps and at step 0
-            (``run_dir/snapshots``, for Figures 2 and 3); 0 = off.
+            (``RunFiles.snapshots``, for Figures 2 and 3); 0 = off.
         snapshot_images: How many val images a snapshot holds.
         compile: ``torch.compile`` the model for the training steps (forward and backward in one graph each);
             evaluation stays eager. Pays off on long GPU runs; the first step waits for the compilation.
@@ -72,9 +73,6 @@ class TrainConfig:
         check_precision(self.precision)
         if self.grad_clip is not None and not self.grad_clip > 0:
             raise ValueError(f"optim.grad_clip must be positive or None (no clipping), got {self.grad_clip}")
-
-
-LAST, BEST = "last.pt", "best.pt"
 
 
 #: What the training steps call: the model, or the model behind DDP and/or ``torch.compile``.
@@ -178,39 +176,39 @@ def _evaluate_and_checkpoint(
     data: TrainingData,
     config: TrainConfig,
     progress: _Progress,
-    run_dir: Path,
+    run: RunFiles,
     class_names: list[str],
     log: RunLog,
 ) -> None:
-    """Evaluate on the hold-out split, keep ``best.pt`` if it improves, write ``last.pt`` (main process only)."""
+    """Evaluate on the hold-out split, keep ``run.best`` if it improves, write ``run.last`` (main process only)."""
     device = next(model.parameters()).device
     with autocast(device, config.precision):
         metrics = evaluate(model, data.holdout, class_names, device) if len(data.holdout) else {}
     log.holdout(progress.step, metrics)
     if _improves(metrics, progress.best):
         progress.best = {"step": progress.step, **metrics}
-        save_atomic({"model": model.state_dict(), "step": progress.step}, run_dir / BEST)
-    _save_last(model, optimizer, config, progress, run_dir / LAST)
+        save_atomic({"model": model.state_dict(), "step": progress.step}, run.best)
+    _save_last(model, optimizer, config, progress, run.last)
 
 
 def train(
-    model: SegmentationModel, data: TrainingData, config: TrainConfig, run_dir: Path, class_names: list[str]
+    model: SegmentationModel, data: TrainingData, config: TrainConfig, run: RunFiles, class_names: list[str]
 ) -> dict:
-    """Train ``model``; keep ``last.pt`` (full state, for ``resume``) and ``best.pt`` (best hold-out mIoU,
-    or the latest model when the hold-out split is empty).
+    """Train ``model``; keep ``run.last`` (full state, for ``resume``) and ``run.best`` (best hold-out mIoU,
+    or the latest model when the hold-out split is empty), log to ``run.log`` and ``run.tensorboard``.
 
-    Resumes from ``run_dir/last.pt`` when it exists and ends with the same weights as an uninterrupted run,
-    whatever the number of data workers. SIGTERM or SIGINT writes ``last.pt`` at the end of the current step
+    Resumes from ``run.last`` when it exists and ends with the same weights as an uninterrupted run,
+    whatever the number of data workers. SIGTERM or SIGINT writes ``run.last`` at the end of the current step
     and raises :class:`Preempted`; a non-finite loss or gradient raises :class:`TrainingDiverged` and leaves
-    the last good ``last.pt``. Under ``torchrun`` each process trains on its share of every batch (see
+    the last good ``run.last``. Under ``torchrun`` each process trains on its share of every batch (see
     :mod:`.distributed`) and rank 0 evaluates and writes the files. Returns the best hold-out metrics (on every rank).
     """
     ranks = setup(config.device)
     ranks.check_batch_size(len(data.sampler.batch(0)))
-    run_dir.mkdir(parents=True, exist_ok=True)
+    run.path.mkdir(parents=True, exist_ok=True)
     model.to(ranks.device).to(memory_format=memory_format(config.channels_last)).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    progress = _resume(model, optimizer, run_dir / LAST, ranks.device)
+    progress = _resume(model, optimizer, run.last, ranks.device)
     network = _network(model, ranks, config.compile)
     steps = range(progress.step, config.steps)
     loader = training_batches(
@@ -218,16 +216,16 @@ def train(
     )
     bar = tqdm(steps, initial=progress.step, total=config.steps, desc="train", disable=not ranks.is_main)
     pace = Pace()
-    with RunLog(run_dir, progress.step, enabled=ranks.is_main) as log, stop_requests() as stop:
+    with RunLog(run.log, run.tensorboard, progress.step, enabled=ranks.is_main) as log, stop_requests() as stop:
         batches = iter(loader)
         for step in bar:
             if ranks.is_main:
-                maybe_snapshot(model, data.val, step, run_dir, config.snapshot_every, config.snapshot_images)
+                maybe_snapshot(model, data.val, step, run.snapshots, config.snapshot_every, config.snapshot_images)
             waiting = time.perf_counter()
             batch = next(batches)
             pace.add(len(batch.ids) * ranks.world_size, time.perf_counter() - waiting)
             has_background = data.train.classes.has_background
-            loss, parts = _step(network, model, optimizer, batch, has_background, config, ranks, step, run_dir / LAST)
+            loss, parts = _step(network, model, optimizer, batch, has_background, config, ranks, step, run.last)
             progress.step = step + 1
             bar.set_postfix(
                 loss=f"{loss.item():.3f}",
@@ -238,13 +236,13 @@ def train(
                 log.step(progress.step, loss.item(), parts, optimizer.param_groups[0]["lr"], pace)
             if progress.step % config.eval_every == 0 or progress.step == config.steps:
                 if ranks.is_main:
-                    _evaluate_and_checkpoint(model, optimizer, data, config, progress, run_dir, class_names, log)
+                    _evaluate_and_checkpoint(model, optimizer, data, config, progress, run, class_names, log)
                 ranks.barrier()  # the others wait for the evaluation and the checkpoint
             if progress.step < config.steps and ranks.any_rank(stop.signum is not None):
                 if ranks.is_main:
-                    _save_last(model, optimizer, config, progress, run_dir / LAST)
+                    _save_last(model, optimizer, config, progress, run.last)
                 ranks.barrier()
-                raise Preempted(stop.signum or signal.SIGTERM, progress.step, run_dir / LAST)
+                raise Preempted(stop.signum or signal.SIGTERM, progress.step, run.last)
     if ranks.is_main:
-        maybe_snapshot(model, data.val, config.steps, run_dir, config.snapshot_every, config.snapshot_images)
+        maybe_snapshot(model, data.val, config.steps, run.snapshots, config.snapshot_every, config.snapshot_images)
     return ranks.broadcast(progress.best or {})
