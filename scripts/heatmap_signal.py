@@ -10,9 +10,15 @@ all-class heatmaps of the unrolled model on every ``--val_stride``-th val photo 
 * **zero-shot mIoU** of the per-pixel argmax over classes (what the untrained segmenter would predict);
 * the share of positive heatmap values and the correlation of horizontally neighbouring pixels (white noise: ~0).
 
-Example (the README's table)::
+With ``--imagenet CLASS=I,J,...`` it explains the ImageNet classifier itself instead: the sum of the heatmaps of
+ImageNet classes I, J, ... scored against the dataset's class CLASS (is the backbone's own explanation informative,
+before any fine-tuning?).
+
+Examples (the README's tables)::
 
     python scripts/heatmap_signal.py --checkpoint runs/camvid_study/mobilenet_v2/pretrain/classifier.pt
+    python scripts/heatmap_signal.py --rules zero,epsilon:0.1,epsilon:1 \\
+        --imagenet car=436,468,511,609,627,656,661,717,751,817
 """
 
 from __future__ import annotations
@@ -94,9 +100,30 @@ def statistics(maps: list[Tensor], masks: list[Tensor], pool: int) -> dict[str, 
     }
 
 
+def imagenet_rows(args: argparse.Namespace, images: list[Tensor], masks: list[Tensor], class_names: tuple) -> None:
+    """One row per rule: AUC of the summed heatmaps of ImageNet classes against one dataset class."""
+    name, _, indices = args.imagenet.partition("=")
+    target, imagenet_classes = class_names.index(name), [int(i) for i in indices.split(",")]
+    classifier = build_classifier(args.arch, 1000, weights="imagenet").eval()
+    print(f"| rule | {name} pixel AUC | {name} AUC of {args.pool}x{args.pool} means |")
+    print("|---|---:|---:|")
+    for text in args.rules.split(","):
+        model = unroll(classifier, **parse_rule(text))
+        pixel, pooled = [], []
+        for image, mask in zip(images, masks):
+            with torch.no_grad():
+                heat = model(image, classes=imagenet_classes).heatmaps[0].sum(0, keepdim=True)
+            valid = mask != IGNORE_INDEX
+            pixel.append(auc(heat[0][valid], mask[valid] == target))
+            pooled.append(auc(block_mean(heat, args.pool)[0][valid], mask[valid] == target))
+        print(f"| {text} | {torch.tensor(pixel).nanmean():.2f} | {torch.tensor(pooled).nanmean():.2f} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", type=Path, required=True, help="classifier.pt of a pre-training run")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--checkpoint", type=Path, help="classifier.pt of a pre-training run")
+    source.add_argument("--imagenet", help="CLASS=I,J,...: explain ImageNet classes I, J, ... as the dataset's CLASS")
     parser.add_argument("--arch", default="mobilenet_v2")
     parser.add_argument("--root", type=Path, default=CAMVID)
     parser.add_argument("--classes", type=Path, default=CAMVID / "classes.yaml")
@@ -106,10 +133,13 @@ def main() -> None:
     parser.add_argument("--pool", type=int, default=8)
     args = parser.parse_args()
     class_names = DataConfig(root=args.root, classes=args.classes).class_set().names
-    classifier = build_classifier(args.arch, len(class_names), checkpoint=args.checkpoint).eval()
     images, masks = zip(*photos(args))
     names = " / ".join(class_names)
     print(f"{len(images)} val photos; per class: {names}")
+    if args.imagenet:
+        imagenet_rows(args, list(images), list(masks), class_names)
+        return
+    classifier = build_classifier(args.arch, len(class_names), checkpoint=args.checkpoint).eval()
     pooled = f"AUC of {args.pool}x{args.pool} means"
     print(f"| rule | pixel AUC | {pooled} | zero-shot mIoU | positive share | neighbour corr. |")
     print("|---|---|---|---:|---:|---:|")
