@@ -39,7 +39,6 @@ __all__ = [
     "build_encoder",
     "build_model",
     "classifier_stride",
-    "classifier_stride",
     "check_input_size",
     "check_seg_mask",
     "classifier_head",

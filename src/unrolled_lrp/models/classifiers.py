@@ -91,10 +91,14 @@ def _replace_head(classifier: nn.Module, num_classes: int) -> None:
     adapter_for(classifier).replace_output_layer(classifier, head)
 
 
+def _weights_names(arch: str) -> list[str]:
+    """The names of torchvision's weights of ``arch``: "imagenet", "DEFAULT" and its enum names."""
+    return ["imagenet", "DEFAULT", *(w.name for w in torchvision.models.get_model_weights(arch))]
+
+
 def is_weights_name(arch: str, weights: str | Path) -> bool:
     """Whether ``weights`` names torchvision weights of ``arch`` ("imagenet", "DEFAULT", an enum name)."""
-    names = {"imagenet", "DEFAULT", *(w.name for w in torchvision.models.get_model_weights(arch))}
-    return isinstance(weights, str) and weights in names
+    return isinstance(weights, str) and weights in _weights_names(arch)
 
 
 def imagenet_categories(arch: str, weights: str = "imagenet") -> list[str]:
@@ -108,7 +112,7 @@ def _load_weights(model: nn.Module, arch: str, weights: str | Path) -> None:
         return
     path = Path(weights)
     if not path.is_file():
-        choices = ["imagenet", "DEFAULT", *(w.name for w in torchvision.models.get_model_weights(arch))]
+        choices = _weights_names(arch)
         raise FileNotFoundError(f"weights {str(weights)!r}: no such file, and not one of {choices} for {arch}")
     state = read_state_dict(path)
     head_key = _module_name(model, final_linear(model)) + ".weight"
