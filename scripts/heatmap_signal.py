@@ -46,13 +46,17 @@ def parse_rule(text: str) -> dict:
 
 
 def auc(scores: Tensor, positive: Tensor) -> float:
-    """Mann-Whitney AUC of ``scores`` separating ``positive`` from the rest; nan when one side is empty."""
+    """Mann-Whitney AUC of ``scores`` separating ``positive`` from the rest, ties counted half; nan when one side is
+    empty."""
     n_pos = int(positive.sum())
     n_neg = positive.numel() - n_pos
     if n_pos == 0 or n_neg == 0:
         return float("nan")
+    ordered, order = scores.sort()
+    _, group, counts = torch.unique_consecutive(ordered, return_inverse=True, return_counts=True)
+    ends = counts.cumsum(0).double()
     ranks = torch.empty_like(scores, dtype=torch.float64)
-    ranks[scores.argsort()] = torch.arange(1, scores.numel() + 1, dtype=torch.float64)
+    ranks[order] = (ends - (counts - 1) / 2)[group]  # tied scores share their mean rank (half a win each)
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
