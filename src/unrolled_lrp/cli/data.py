@@ -6,6 +6,7 @@ from pathlib import Path
 
 from unrolled_lrp.data import VOC, ClassSet, check_dataset, write_synthetic_voc
 from unrolled_lrp.data.download import SBD_ARCHIVE, VOC2012_ARCHIVE, Archive, add_sbd, download_voc
+from unrolled_lrp.data.voc import MASK_FOLDER
 
 
 def _class_set(classes: Path | None) -> ClassSet:
@@ -49,7 +50,7 @@ def check(
     classes: Path | None = None,
     use_aug: bool = False,
     decode: bool = True,
-    mask_folder: str = "SegmentationClass",
+    mask_folder: str = MASK_FOLDER,
 ) -> int:
     """Check a VOC-layout dataset and list every problem found, with file paths.
 

@@ -12,6 +12,7 @@ from PIL import Image
 from .classes import IGNORE_INDEX, VOC, ClassSet
 from .problems import DatasetError, Problem
 from .voc import (
+    MASK_FOLDER,
     VocLayout,
     annotation_labels,
     find_voc,
@@ -107,7 +108,7 @@ def check_dataset(
     *,
     use_aug: bool = False,
     decode: bool = True,
-    mask_folder: str = "SegmentationClass",
+    mask_folder: str = MASK_FOLDER,
 ) -> list[Problem]:
     """All problems of a VOC-layout dataset (empty list: usable), each with its file path.
 
@@ -144,7 +145,7 @@ def require_valid_dataset(
     *,
     use_aug: bool = False,
     decode: bool = False,
-    mask_folder: str = "SegmentationClass",
+    mask_folder: str = MASK_FOLDER,
 ) -> None:
     """Raise :class:`DatasetError` listing every problem, so training fails before it starts, not hours in."""
     problems = check_dataset(root, classes, use_aug=use_aug, decode=decode, mask_folder=mask_folder)

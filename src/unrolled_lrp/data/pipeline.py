@@ -16,7 +16,7 @@ from .datasets import Batch, SegmentationDataset, collate
 from .regimes import select_regime, write_regime
 from .sampler import MixedBatchSampler
 from .transforms import eval_transform, train_transform
-from .voc import VocItem, VocPools, load_voc, split_holdout
+from .voc import MASK_FOLDER, VocItem, VocPools, load_voc, split_holdout
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class DataConfig:
 
     root: Path
     classes: Path | None = None
-    mask_folder: str = "SegmentationClass"
+    mask_folder: str = MASK_FOLDER
     num_pixel: int | None = None
     seed: int = 0
     use_aug: bool = False

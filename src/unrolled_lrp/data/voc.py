@@ -35,12 +35,16 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+#: VOC's folder of pixel labels: the default ``mask_folder`` everywhere a dataset is read.
+MASK_FOLDER = "SegmentationClass"
+
+
 @dataclass(frozen=True)
 class VocLayout:
     """Paths inside a ``VOC2012`` folder; ``mask_folder`` names the folder of the pixel labels."""
 
     root: Path
-    mask_folder: str = "SegmentationClass"
+    mask_folder: str = MASK_FOLDER
 
     @property
     def images(self) -> Path:
@@ -76,7 +80,7 @@ class VocLayout:
         return (self.aug_masks if aug else self.masks) / f"{image_id}.png"
 
 
-def find_voc(root: str | Path, mask_folder: str = "SegmentationClass") -> VocLayout:
+def find_voc(root: str | Path, mask_folder: str = MASK_FOLDER) -> VocLayout:
     """Locate ``VOC2012`` from ``ROOT`` (``ROOT/VOCdevkit/VOC2012``) or from ``VOC2012`` itself."""
     root = Path(root)
     for candidate in (root / "VOCdevkit" / "VOC2012", root):
@@ -246,7 +250,7 @@ def masked_items(layout: VocLayout, ids: Sequence[str], classes: ClassSet, aug: 
 
 
 def load_voc(
-    root: str | Path, classes: ClassSet = VOC, *, use_aug: bool = False, mask_folder: str = "SegmentationClass"
+    root: str | Path, classes: ClassSet = VOC, *, use_aug: bool = False, mask_folder: str = MASK_FOLDER
 ) -> VocPools:
     """Read the three pools of a VOC-layout dataset (run :func:`check_dataset` for a full diagnosis)."""
     layout = find_voc(root, mask_folder)
