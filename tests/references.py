@@ -14,11 +14,18 @@ def random_classifier(
 ) -> nn.Module:
     """A torchvision classifier with random weights and non-trivial BatchNorm statistics and affine maps.
 
-    ``"resnet10"`` is a ResNet with one block per stage; ``"mobilenet_v2@0.25"`` a MobileNetV2 of that width.
+    ``"resnet10"`` is a ResNet with one block per stage; ``"mobilenet_v2@0.25"`` a MobileNetV2 of that width;
+    ``"vgg_small"`` a torchvision VGG with VGG-11's layout at 1/8 of its widths and a 64-wide classifier.
     """
     torch.manual_seed(seed)
     if arch == "resnet10":  # one block per stage: the smallest torchvision ResNet, for slow references
         model = torchvision.models.ResNet(torchvision.models.resnet.BasicBlock, [1, 1, 1, 1], num_classes=num_classes)
+    elif arch == "vgg_small":  # every VGG layer type, 0.2 M parameters instead of 133 M
+        layout = [8, "M", 16, "M", 32, 32, "M", 64, 64, "M", 64, 64, "M"]
+        model = torchvision.models.VGG(torchvision.models.vgg.make_layers(layout, batch_norm=True), init_weights=False)
+        model.classifier = nn.Sequential(
+            nn.Linear(64 * 7 * 7, 64), nn.ReLU(True), nn.Dropout(), nn.Linear(64, 64), nn.ReLU(True), nn.Dropout()
+        ).append(nn.Linear(64, num_classes))
     elif arch.startswith("mobilenet_v2@"):
         model = torchvision.models.mobilenet_v2(num_classes=num_classes, width_mult=float(arch.split("@")[1]))
     else:
