@@ -19,7 +19,6 @@ public machinery (:class:`InvertedResidualCanonizer`, :class:`MobileNetV2PoolCan
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
@@ -33,6 +32,8 @@ from torchvision.models.resnet import BasicBlock, Bottleneck
 from zennit.canonizers import AttributeCanonizer, Canonizer, SequentialMergeBatchNorm
 from zennit.layer import Sum
 
+from unrolled_lrp.data.transforms import input_range
+
 PRESETS = ["zero", "epsilon", "epsilon_plus", "epsilon_plus_flat", "epsilon_gamma_box", "epsilon_alpha2_beta1_flat"]
 RULES = ["zero", "epsilon", "norm", "gamma", "zplus", "alpha_beta", "flat", "wsquare", "zbox"]
 
@@ -42,15 +43,9 @@ def relative_error(a: Tensor, b: Tensor) -> float:
     return ((a - b).abs().max() / b.abs().max()).item()
 
 
-def imagenet_range(dtype=torch.float64) -> tuple[list[float], list[float]]:
-    """zB's per-channel bounds: the range of a [0, 1] image after ImageNet normalisation."""
-    mean, std = torch.tensor([0.485, 0.456, 0.406], dtype=dtype), torch.tensor([0.229, 0.224, 0.225], dtype=dtype)
-    return (-mean / std).tolist(), ((1 - mean) / std).tolist()
-
-
 def imagenet_input(*shape: int, seed: int = 0) -> Tensor:
-    """A random image ``(B, 3, H, W)`` in [0, 1], normalised as ImageNet's: inside :func:`imagenet_range`."""
-    low, high = (torch.tensor(b, dtype=torch.float64)[:, None, None] for b in imagenet_range())
+    """A random image ``(B, 3, H, W)`` in [0, 1], normalised as ImageNet's: inside zB's box ``input_range()``."""
+    low, high = (torch.tensor(b, dtype=torch.float64)[:, None, None] for b in input_range())
     u = torch.rand(*shape, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
     return low + u * (high - low)
 
@@ -524,18 +519,6 @@ def naive_composite_heatmaps(
     logits, propagate = NaiveLRP(rules).sequence(_layers(model), x)
     classes = range(logits.shape[1]) if classes is None else classes
     return logits, torch.stack([propagate(_class_relevance(logits, k)).sum(1) for k in classes], 1)
-
-
-def bias_free(model: nn.Module) -> nn.Module:
-    """A copy of ``model`` without biases (BatchNorm shifts and running means zeroed): every rule that conserves
-    relevance does so exactly, up to its stabiliser."""
-    model = copy.deepcopy(model)
-    for m in model.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            m.running_mean.zero_()
-        if getattr(m, "bias", None) is not None:
-            m.bias.data.zero_()
-    return model
 
 
 def modules_of(model: nn.Module, kind: type[nn.Module]) -> Iterator[str]:

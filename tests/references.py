@@ -40,6 +40,18 @@ def random_classifier(
     return model.to(dtype).eval()
 
 
+def bias_free(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` without biases (BatchNorm shifts and running means zeroed): every rule that conserves
+    relevance does so exactly, up to its stabiliser."""
+    model = copy.deepcopy(model)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.zero_()
+        if getattr(m, "bias", None) is not None:
+            m.bias.data.zero_()
+    return model
+
+
 def input_x_gradient(
     model: nn.Module, x: Tensor, classes: list[int] | None = None, create_graph: bool = False
 ) -> Tensor:
