@@ -44,20 +44,20 @@ def test_unrolled_lrp_beats_the_trivial_predictors(tmp_path):
     classifier = build_classifier("resnet18", len(NAMES))
     pretrain_classifier(
         classifier,
-        data,
-        TrainConfig(steps=PRETRAIN_STEPS, lr=1e-3, eval_every=PRETRAIN_STEPS),
-        RunDir(tmp_path / "pretrain"),
-        NAMES,
+        data=data,
+        optim=TrainConfig(steps=PRETRAIN_STEPS, lr=1e-3, eval_every=PRETRAIN_STEPS),
+        run=RunDir(tmp_path / "pretrain"),
+        class_names=NAMES,
     )
     f1 = evaluate(ImageClassifier(classifier), val, NAMES)["f1"]
     assert f1 > trivial_f1 + 0.05, (f1, trivial_f1)  # 0.93 against 0.80 for "every class present"
     model = build_model("unrolled_lrp", classifier, len(NAMES))
     train(
         model,
-        build_training_data(data),
-        TrainConfig(steps=STEPS, lr=SEG_LR, eval_every=STEPS),
-        RunDir(tmp_path / "seg"),
-        NAMES,
+        data=build_training_data(data),
+        optim=TrainConfig(steps=STEPS, lr=SEG_LR, eval_every=STEPS),
+        run=RunDir(tmp_path / "seg"),
+        class_names=NAMES,
     )
     miou = evaluate(model, val, NAMES)["miou"]
     # seeds 0 and 1 gave 0.59 and 0.50 against 0.26 for background everywhere; uniform guessing gives about 1/3

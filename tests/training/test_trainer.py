@@ -36,8 +36,8 @@ def data(tmp_path_factory):
 def _run(data, run_dir, steps, name="unrolled_lrp"):
     torch.manual_seed(0)
     model = build_model(name, build_classifier("resnet18", len(NAMES)), len(NAMES))
-    config = TrainConfig(steps=steps, lr=1e-3, eval_every=3, log_every=1)
-    best = train(model, data, config, RunDir(run_dir), NAMES)
+    optim = TrainConfig(steps=steps, lr=1e-3, eval_every=3, log_every=1)
+    best = train(model, data=data, optim=optim, run=RunDir(run_dir), class_names=NAMES)
     return model, best
 
 
@@ -54,9 +54,9 @@ def _fixed_batch_loss(model, data):
     """The training loss of every model on the same pixel-labelled batch (train-mode BatchNorm, no update)."""
     torch.manual_seed(0)
     batch = collate([data.train[i] for i in data.sampler.batch(0)])
-    config = TrainConfig()
+    optim = TrainConfig()
     with torch.no_grad():
-        loss, _ = _loss(model, model.uses_image_labels, batch, config, torch.device("cpu"))
+        loss, _ = _loss(model, model.uses_image_labels, batch, optim, torch.device("cpu"))
     return loss.item()
 
 
@@ -65,7 +65,8 @@ def test_every_model_trains_its_loss_decreases_and_is_logged(data, tmp_path, nam
     torch.manual_seed(0)
     model = build_model(name, build_classifier("resnet18", len(NAMES)), len(NAMES))
     before = _fixed_batch_loss(copy.deepcopy(model), data)
-    train(model, data, TrainConfig(steps=12, lr=1e-3, eval_every=12, log_every=1), RunDir(tmp_path), NAMES)
+    optim = TrainConfig(steps=12, lr=1e-3, eval_every=12, log_every=1)
+    train(model, data=data, optim=optim, run=RunDir(tmp_path), class_names=NAMES)
     after = _fixed_batch_loss(model, data)
     assert after < 0.95 * before, (before, after)  # observed: 0.51 (unrolled LRP) to 0.90 (FCN)
     rows = (tmp_path / "log.csv").read_text().splitlines()

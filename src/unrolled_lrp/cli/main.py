@@ -16,7 +16,7 @@ from unrolled_lrp.cli import data, explain, report, reproduce
 from unrolled_lrp.cli import train as training
 from unrolled_lrp.data.problems import DatasetError
 from unrolled_lrp.lrp import UnsupportedLayerError
-from unrolled_lrp.runs import RunDir
+from unrolled_lrp.runs import RESUMABLE_CHANGES, RunDir
 from unrolled_lrp.training.safety import Preempted, TrainingDiverged
 
 #: Errors that describe bad input (settings, files, data, models) or a diverged run; the console shows their
@@ -62,7 +62,8 @@ def build_parser() -> ArgumentParser:
             "--resume",
             action=ResumeRun,
             metavar="RUN_DIR",
-            help="continue the run in RUN_DIR with its saved settings; options after it override single settings",
+            help="continue the run in RUN_DIR with its saved settings; options after it override single settings, "
+            f"of which only these may change: {', '.join(sorted(RESUMABLE_CHANGES))}",
         )
     return parser
 
@@ -88,7 +89,7 @@ def main(args: list[str] | None = None) -> int:
 
 def resume_command(args: list[str], stop: Preempted) -> str:
     """The command that continues a preempted run: ``--resume RUN_DIR`` for one run, the same command for a grid."""
-    if args[0] in ("train", "pretrain"):
+    if args[0] in RESUMABLE_COMMANDS:
         return f"ulrp {args[0]} --resume {shlex.quote(str(stop.checkpoint.parent))}"
     return shlex.join(["ulrp", *args])
 

@@ -17,14 +17,18 @@ DEMO_CLASSES = ("background", "aeroplane", "bird", "car", "cat", "person")
 
 @dataclass(frozen=True)
 class DemoResult:
-    """What the demo produced: its data settings, the pre-training result and each model's val metrics."""
+    """What the demo produced: its data settings, the pre-training result, and per model its run directory, its
+    training result, its val metrics and their table."""
 
     data: DataConfig
     pretrained: dict
+    run_dirs: dict[str, Path]
+    trained: dict[str, dict]
     val: dict[str, dict]
+    tables: dict[str, str]
 
 
-def demo_data(out_dir: Path, num_pixel: int, image_size: int, seed: int) -> DataConfig:
+def demo_data(out_dir: Path, *, num_pixel: int, image_size: int, seed: int) -> DataConfig:
     """The demo's synthetic dataset in ``OUT_DIR/data`` (written unless there) and its data settings."""
     root = out_dir / "data"
     if not (root / "classes.yaml").exists():
@@ -44,6 +48,7 @@ def demo_data(out_dir: Path, num_pixel: int, image_size: int, seed: int) -> Data
 
 def run_demo(
     out_dir: Path,
+    *,
     num_pixel: int,
     pretrain_steps: int,
     steps: int,
@@ -53,21 +58,15 @@ def run_demo(
     seed: int,
 ) -> DemoResult:
     """Pre-train a ResNet18 on the image-level labels, train and evaluate each model from it (runs in
-    ``OUT_DIR/pretrain`` and ``OUT_DIR/{model}``), printing each run's summary."""
-    data = demo_data(out_dir, num_pixel, image_size, seed)
-    pretrained = runs.pretrain(
-        data, TrainConfig(steps=pretrain_steps, lr=1e-3, eval_every=pretrain_steps, seed=seed), out_dir / "pretrain"
-    )
-    print(runs.pretrain_summary(pretrained))
+    ``OUT_DIR/pretrain`` and ``OUT_DIR/{model}``)."""
+    data = demo_data(out_dir, num_pixel=num_pixel, image_size=image_size, seed=seed)
+    pretrain_optim = TrainConfig(steps=pretrain_steps, lr=1e-3, eval_every=pretrain_steps, seed=seed)
+    pretrained = runs.pretrain(data, optim=pretrain_optim, out_dir=out_dir / "pretrain")
     optim = TrainConfig(steps=steps, lr=lr, eval_every=max(1, steps // 4), seed=seed)
-    val = {}
-    for name in models:
-        trained = runs.train(
-            data, optim, out_dir / name, model=name, classifier_checkpoint=Path(pretrained["checkpoint"])
-        )
-        print(runs.train_summary(trained, out_dir / name))
-        metrics, table = runs.evaluate_run(data, out_dir / name)
-        print(table)
-        print(runs.eval_summary(name, out_dir / name, metrics))
-        val[name] = metrics
-    return DemoResult(data, pretrained, val)
+    run_dirs = {name: out_dir / name for name in models}
+    trained, val, tables = {}, {}, {}
+    for name, run_dir in run_dirs.items():
+        checkpoint = Path(pretrained["checkpoint"])
+        trained[name] = runs.train(data, optim=optim, model=name, classifier_checkpoint=checkpoint, out_dir=run_dir)
+        val[name], tables[name] = runs.evaluate_run(data, run_dir=run_dir)
+    return DemoResult(data, pretrained, run_dirs, trained, val, tables)

@@ -1,18 +1,12 @@
 """The experiment grid of a study: classifier pre-training once per encoder, then every (encoder, label
 regime, seed, model) run trained and evaluated (:mod:`unrolled_lrp.runs`), each in its own run directory.
 
-Run directory layout (the report reads it)::
-
-    RUN_ROOT/grid.yaml                                  the resolved grid (``--grid`` can read it back)
-    RUN_ROOT/timings.csv                                run_dir (relative to RUN_ROOT), seconds
-    RUN_ROOT/{encoder}/pretrain/                        pre-training: classifier.pt, metrics.json (val.f1), ...
-    RUN_ROOT/{encoder}/n{num_pixel}/seed{seed}/{model}/ training + evaluation (``RunKey.path``): config.yaml,
-                                                        metrics.json, val_metrics.json, best.pt, last.pt, log.csv, ...
-
-A run with ``val_metrics.json`` is finished and skipped; any other is trained (resuming from ``last.pt``) and
-evaluated. Several processes share a grid through ``shard`` ("I/N": the runs whose plan index is I mod N);
-shared steps (the synthetic dataset, pre-training) are done by the first process that needs them, under a
-file lock the others wait on. The kernel releases the lock when its holder dies, so it never goes stale.
+The run root's layout (``grid.yaml``, ``timings.csv``, a pre-training per encoder, a run directory per
+:class:`~unrolled_lrp.experiments.layout.RunKey`): ARCHITECTURE.md, "A run directory". A finished run is skipped; any
+other is trained (resuming from ``last.pt``) and evaluated. Several processes share a grid through ``shard`` ("I/N": the
+runs whose plan index is I mod N); shared steps (the synthetic dataset, pre-training) are done by the first process that
+needs them, under a file lock the others wait on. The kernel releases the lock when its holder dies, so it never goes
+stale.
 """
 
 from __future__ import annotations
@@ -37,8 +31,10 @@ from unrolled_lrp import runs
 from unrolled_lrp.data.pipeline import DataConfig
 from unrolled_lrp.data.synth import write_synthetic_voc
 from unrolled_lrp.models import list_models, supported_architectures
-from unrolled_lrp.runs import RunDir, RunKey, plain_config, pretraining_dir
+from unrolled_lrp.runs import RunDir, Status, plain_config
 from unrolled_lrp.training.trainer import TrainConfig
+
+from .layout import RunKey, pretraining_dir
 
 #: The grid's axes; every other setting is shared by all runs of a run root.
 AXES = ("encoders", "regimes", "seeds", "models")
@@ -76,9 +72,9 @@ class GridConfig:
         regimes: Numbers of pixel-labelled training images.
         seeds: Seeds of the repetitions: decoder initialisation, augmentation, and the regime unless regime_seed.
         models: Segmentation models (unrolled_lrp, unet, mt_unet, ws_ae, fcn).
-        train: Segmentation training settings (``seed`` and ``device`` are set per run).
-        pretrain: Classifier pre-training on image-level labels, once per encoder with seed 0; every run of
-            the encoder starts from this classifier (the paper initialises all models identically).
+        optim: Segmentation training settings (``seed`` and ``device`` are set per run).
+        pretrain_optim: Classifier pre-training on image-level labels, once per encoder with seed 0; every run
+            of the encoder starts from this classifier (the paper initialises all models identically).
         weights: Classifier initialisation before pre-training: "imagenet" (local torchvision cache) or None.
         model_args: Extra options per model name, e.g. ``{unrolled_lrp: {rule: epsilon}}``.
         regime_seed: Seed of the regime, hold-out split and batch order of every run; None: the run's seed.
@@ -91,8 +87,8 @@ class GridConfig:
     regimes: list[int]
     models: list[str]
     seeds: list[int] = field(default_factory=lambda: [0])
-    train: TrainConfig = field(default_factory=TrainConfig)
-    pretrain: TrainConfig = field(default_factory=lambda: TrainConfig(lr=1e-4, steps=1000, eval_every=1000))
+    optim: TrainConfig = field(default_factory=TrainConfig)
+    pretrain_optim: TrainConfig = field(default_factory=lambda: TrainConfig(lr=1e-4, steps=1000, eval_every=1000))
     weights: str | None = None
     model_args: dict[str, dict] = field(default_factory=dict)
     regime_seed: int | None = None
@@ -138,8 +134,8 @@ def check_grid(grid: GridConfig) -> GridConfig:
     per_run = {
         "data.num_pixel": grid.data.num_pixel,
         "data.seed": grid.data.seed or None,
-        "train.seed": grid.train.seed or None,
-        "pretrain.seed": grid.pretrain.seed or None,
+        "optim.seed": grid.optim.seed or None,
+        "pretrain_optim.seed": grid.pretrain_optim.seed or None,
     }
     if any(value is not None for value in per_run.values()):
         raise ValueError(
@@ -153,7 +149,7 @@ def check_grid(grid: GridConfig) -> GridConfig:
     return grid
 
 
-def plan(grid: GridConfig, run_root: Path) -> list[GridRun]:
+def plan(grid: GridConfig, *, run_root: Path) -> list[GridRun]:
     """Every run of the grid, encoder-major so that a process pre-trains one encoder before the next."""
     combinations = itertools.product(grid.encoders, grid.regimes, grid.seeds, grid.models)
     keys = (RunKey(*combination) for combination in combinations)
@@ -179,7 +175,11 @@ def _plain(grid: GridConfig) -> dict:
 def _settings(plain: dict) -> dict:
     """What every run of a run root shares: everything but the axes (which may grow) and the device."""
     shared = {key: value for key, value in plain.items() if key not in AXES}
-    return {**shared, "train": {**shared["train"], "device": None}, "pretrain": {**shared["pretrain"], "device": None}}
+    return {
+        **shared,
+        "optim": {**shared["optim"], "device": None},
+        "pretrain_optim": {**shared["pretrain_optim"], "device": None},
+    }
 
 
 def _write_grid_file(grid: GridConfig, run_root: Path) -> None:
@@ -253,41 +253,43 @@ def _pretrained(grid: GridConfig, run_root: Path, encoder: str, device: str) -> 
     """The encoder's pre-trained classifier, pre-training it first (seed 0) if no process has yet."""
     run = pretraining_dir(run_root, encoder)
     data = replace(grid.data, num_pixel=None, seed=0)
-    optim = replace(grid.pretrain, seed=0, device=device)
+    optim = replace(grid.pretrain_optim, seed=0, device=device)
 
     def work() -> dict:
         print(f"pre-training {encoder} -> {run.path}")
         return _timed(
-            run_root, run.path, lambda: runs.pretrain(data, optim, run.path, arch=encoder, weights=grid.weights)
+            run_root,
+            run.path,
+            lambda: runs.pretrain(data, optim=optim, arch=encoder, weights=grid.weights, out_dir=run.path),
         )
 
-    _once(run_root / encoder / "pretrain.lock", lambda: run.status == "finished", work)
+    _once(run_root / encoder / "pretrain.lock", lambda: run.status == Status.FINISHED, work)
     return run.classifier
 
 
 def _train_and_eval(grid: GridConfig, planned: GridRun, classifier: Path, device: str) -> dict:
     """Train one run (resumed from ``last.pt``, else started afresh), then evaluate it."""
     key, run = planned.key, planned.run
-    if run.status == "todo":  # nothing to resume: drop what an attempt killed before its first checkpoint left
+    if run.status == Status.TODO:  # nothing to resume: drop what an attempt killed before its first checkpoint left
         shutil.rmtree(run.path, ignore_errors=True)
     data = replace(grid.data, num_pixel=key.num_pixel, seed=key.seed if grid.regime_seed is None else grid.regime_seed)
     runs.train(
         data,
-        replace(grid.train, seed=key.seed, device=device),
-        run.path,
+        optim=replace(grid.optim, seed=key.seed, device=device),
         model=key.model,
         arch=key.encoder,
         classifier_checkpoint=classifier,
         model_args=grid.model_args.get(key.model),
+        out_dir=run.path,
     )
-    metrics, _ = runs.evaluate_run(data, run.path, device)
+    metrics, _ = runs.evaluate_run(data, run_dir=run.path, device=device)
     return metrics
 
 
 def _print_plan(grid: GridConfig, run_root: Path, planned: list[GridRun]) -> None:
     for encoder in grid.encoders:
         pretraining = pretraining_dir(run_root, encoder)
-        status = "finished" if pretraining.status == "finished" else "todo"
+        status = Status.FINISHED if pretraining.status == Status.FINISHED else Status.TODO
         print(f"pretrain {encoder:<10} {status:<8} {pretraining.path}")
     print(f"{'#':>4} {'encoder':<10} {'regime':>6} {'seed':>4} {'model':<13} {'status':<8} directory")
     for item in planned:
@@ -296,12 +298,12 @@ def _print_plan(grid: GridConfig, run_root: Path, planned: list[GridRun]) -> Non
             f"{item.index:>4} {key.encoder:<10} {key.num_pixel:>6} {key.seed:>4} {key.model:<13} "
             f"{item.run.status:<8} {item.run.path}"
         )
-    counts = {status: sum(item.run.status == status for item in planned) for status in ("finished", "partial", "todo")}
+    counts = {status: sum(item.run.status == status for item in planned) for status in Status}
     print(f"{len(planned)} runs: " + ", ".join(f"{count} {status}" for status, count in counts.items()))
 
 
 def run_grid(
-    grid: GridConfig, run_root: Path, shard: str = "0/1", device: str | None = None, dry_run: bool = False
+    grid: GridConfig, *, run_root: Path, shard: str = "0/1", device: str | None = None, dry_run: bool = False
 ) -> list[GridRun]:
     """Train and evaluate this shard's unfinished runs; returns them (with ``dry_run``: those it would run).
 
@@ -309,16 +311,16 @@ def run_grid(
         grid: the checked grid (:func:`load_grid`).
         run_root: folder of the study (layout in the module docstring).
         shard: "I/N": only the runs whose plan index is I mod N.
-        device: "cpu" or "cuda" for pre-training, training and evaluation; None: ``grid.train.device``.
+        device: "cpu" or "cuda" for pre-training, training and evaluation; None: ``grid.optim.device``.
         dry_run: print the plan with each run's status and run nothing.
     """
     index, count = shard_of(shard)
-    planned = [item for item in plan(grid, run_root) if item.index % count == index]
+    planned = [item for item in plan(grid, run_root=run_root) if item.index % count == index]
     _print_plan(grid, run_root, planned)
-    todo = [item for item in planned if item.run.status != "finished"]
+    todo = [item for item in planned if item.run.status != Status.FINISHED]
     if dry_run:
         return todo
-    device = device or grid.train.device
+    device = device or grid.optim.device
     run_root.mkdir(parents=True, exist_ok=True)
     _write_grid_file(grid, run_root)
     if grid.synth is not None:

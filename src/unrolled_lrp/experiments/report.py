@@ -1,8 +1,8 @@
 """The paper's Tables 1-3, an mIoU-vs-labels plot and Figures 2-3 from a grid of finished runs.
 
-Runs are found through :class:`~unrolled_lrp.runs.RunKey` (the grid's layout) and read through
+Runs are found through :class:`~unrolled_lrp.experiments.layout.RunKey` (the grid's layout) and read through
 :class:`~unrolled_lrp.runs.RunDir`; the classifier F1 before segmentation training comes from each encoder's
-pre-training run (:func:`~unrolled_lrp.runs.pretraining_dir`).
+pre-training run (:func:`~unrolled_lrp.experiments.layout.pretraining_dir`).
 
 Cells are mean ± sample standard deviation over seeds, in percent; the best mean of each column is bold
 (per encoder, as in the paper; Table 2 compares encoders). Cells averaging fewer seeds than the table's
@@ -25,13 +25,15 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from unrolled_lrp.data.classes import VOC, ClassSet  # noqa: E402
-from unrolled_lrp.runs import RunDir, RunKey, pretraining_dir  # noqa: E402
+from unrolled_lrp.runs import RunDir, Status  # noqa: E402
 from unrolled_lrp.training.snapshots import list_snapshots, load_snapshot  # noqa: E402
 from unrolled_lrp.visualisation.evolution import (  # noqa: E402
     pick_steps,
     save_heatmap_evolution,
     save_segmentation_evolution,
 )
+
+from .layout import RunKey, pretraining_dir  # noqa: E402
 
 MODEL_NAMES = {
     "unet": "UNet",
@@ -97,7 +99,7 @@ def collect_runs(run_root: Path) -> list[Run]:
     runs = []
     for key in RunKey.find(run_root):
         run = RunDir(key.path(run_root))
-        if run.status == "finished":
+        if run.status == Status.FINISHED:
             runs.append(Run(key, run, json.loads(run.val_metrics.read_text())))
     return runs
 
@@ -107,7 +109,7 @@ def pretrain_f1(run_root: Path) -> dict[str, float]:
     scores = {}
     for encoder in sorted(path.name for path in run_root.iterdir() if path.is_dir()):
         run = pretraining_dir(run_root, encoder)
-        f1 = json.loads(run.metrics.read_text()).get("val", {}).get("f1") if run.status == "finished" else None
+        f1 = json.loads(run.metrics.read_text()).get("val", {}).get("f1") if run.status == Status.FINISHED else None
         if f1 is not None:
             scores[encoder] = f1
     return scores
