@@ -9,7 +9,7 @@ from torch.utils.data import DataLoader
 
 from unrolled_lrp.data.datasets import collate
 from unrolled_lrp.data.pipeline import DataConfig, build_training_data
-from unrolled_lrp.data.synth import write_synthetic_voc
+from unrolled_lrp.data.synth import SynthConfig, write_synthetic_voc
 from unrolled_lrp.evaluation.evaluate import evaluate
 from unrolled_lrp.evaluation.metrics import ClassificationF1, SegmentationMetrics
 from unrolled_lrp.models import build_classifier, build_model
@@ -35,7 +35,8 @@ def _trivial_baselines(val) -> tuple[float, float]:
 @pytest.mark.slow
 def test_unrolled_lrp_beats_the_trivial_predictors(tmp_path):
     write_synthetic_voc(
-        tmp_path, num_pixel_train=20, num_val=20, num_image_level=60, image_size=32, seed=0, classes=NAMES
+        tmp_path,
+        SynthConfig(num_pixel_train=20, num_val=20, num_image_level=60, image_size=32, seed=0, classes=list(NAMES)),
     )
     data = DataConfig(root=tmp_path, classes=tmp_path / "classes.yaml", num_pixel=3, crop_size=32, batch_size=10)
     val = build_training_data(replace(data, num_pixel=None)).val

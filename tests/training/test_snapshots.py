@@ -8,10 +8,9 @@ import torch
 import yaml
 from PIL import Image
 
-from unrolled_lrp.data.classes import ClassSet
 from unrolled_lrp.data.datasets import collate
 from unrolled_lrp.data.pipeline import DataConfig, build_training_data
-from unrolled_lrp.data.synth import write_synthetic_voc
+from unrolled_lrp.data.synth import SynthConfig, write_synthetic_voc
 from unrolled_lrp.experiments.report import write_report
 from unrolled_lrp.models import build_classifier, build_model
 from unrolled_lrp.runs import RunDir
@@ -28,7 +27,7 @@ def data(tmp_path_factory):
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("voc")
     write_synthetic_voc(
-        root, num_pixel_train=6, num_val=3, num_image_level=4, image_size=48, seed=0, classes=ClassSet.from_names(NAMES)
+        root, SynthConfig(num_pixel_train=6, num_val=3, num_image_level=4, image_size=48, seed=0, classes=list(NAMES))
     )
     (root / "classes.yaml").write_text(f"classes: [{', '.join(NAMES)}]\n")
     config = DataConfig(root=root, classes=root / "classes.yaml", num_pixel=4, batch_size=2, crop_size=32, seed=0)

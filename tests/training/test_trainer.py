@@ -5,10 +5,9 @@ import copy
 import pytest
 import torch
 
-from unrolled_lrp.data.classes import ClassSet
 from unrolled_lrp.data.datasets import collate
 from unrolled_lrp.data.pipeline import DataConfig, build_training_data
-from unrolled_lrp.data.synth import write_synthetic_voc
+from unrolled_lrp.data.synth import SynthConfig, write_synthetic_voc
 from unrolled_lrp.models import build_classifier, build_model
 from unrolled_lrp.runs import RunDir
 from unrolled_lrp.training.trainer import TrainConfig, _loss, train
@@ -20,13 +19,7 @@ NAMES = ["background", "aeroplane", "bicycle", "bird"]
 def data(tmp_path_factory):
     root = tmp_path_factory.mktemp("voc")
     write_synthetic_voc(
-        root,
-        num_pixel_train=12,
-        num_val=4,
-        num_image_level=12,
-        image_size=64,
-        seed=0,
-        classes=ClassSet.from_names(NAMES),
+        root, SynthConfig(num_pixel_train=12, num_val=4, num_image_level=12, image_size=64, seed=0, classes=list(NAMES))
     )
     classes = root / "classes.yaml"
     classes.write_text(f"classes: [{', '.join(NAMES)}]\n")

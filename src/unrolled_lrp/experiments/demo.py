@@ -8,7 +8,7 @@ from pathlib import Path
 
 from unrolled_lrp import runs
 from unrolled_lrp.data.pipeline import DataConfig
-from unrolled_lrp.data.synth import write_synthetic_voc
+from unrolled_lrp.data.synth import SynthConfig, write_synthetic_voc
 from unrolled_lrp.training.trainer import TrainConfig
 
 #: The demo's classes: five VOC foreground classes keep the all-class decoder small enough for a CPU.
@@ -32,15 +32,7 @@ def demo_data(out_dir: Path, *, num_pixel: int, image_size: int, seed: int) -> D
     """The demo's synthetic dataset in ``OUT_DIR/data`` (written unless there) and its data settings."""
     root = out_dir / "data"
     if not (root / "classes.yaml").exists():
-        write_synthetic_voc(
-            root,
-            num_pixel_train=40,
-            num_val=30,
-            num_image_level=150,
-            image_size=image_size,
-            seed=seed,
-            classes=DEMO_CLASSES,
-        )
+        write_synthetic_voc(root, SynthConfig(image_size=image_size, seed=seed, classes=list(DEMO_CLASSES)))
     return DataConfig(
         root=root, classes=root / "classes.yaml", num_pixel=num_pixel, crop_size=image_size, batch_size=10, seed=seed
     )

@@ -19,7 +19,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import IO
@@ -29,8 +29,8 @@ from jsonargparse import ArgumentError, ArgumentParser
 
 from unrolled_lrp import runs
 from unrolled_lrp.data.pipeline import DataConfig
-from unrolled_lrp.data.synth import write_synthetic_voc
-from unrolled_lrp.models import list_models, supported_architectures
+from unrolled_lrp.data.synth import SynthConfig, write_synthetic_voc
+from unrolled_lrp.models import display_name, list_models, supported_architectures
 from unrolled_lrp.runs import RunDir, Status, plain_config
 from unrolled_lrp.training.trainer import TrainConfig
 
@@ -38,28 +38,6 @@ from .layout import RunKey, pretraining_dir
 
 #: The grid's axes; every other setting is shared by all runs of a run root.
 AXES = ("encoders", "regimes", "seeds", "models")
-
-
-@dataclass(frozen=True)
-class SynthConfig:
-    """A synthetic VOC-layout dataset (:func:`~unrolled_lrp.data.synth.write_synthetic_voc`), written to
-    ``data.root`` before the first run when missing, so that a study on it is one command.
-
-    Args:
-        num_pixel_train: Pixel-labelled training images (the pool the regimes draw from).
-        num_val: Evaluation images.
-        num_image_level: Training images with image-level labels only.
-        image_size: Long side of the images in pixels.
-        seed: Seed of the dataset (fixed: every run sees the same images).
-        classes: Class names, background first; None: the 21 VOC classes.
-    """
-
-    num_pixel_train: int = 40
-    num_val: int = 30
-    num_image_level: int = 150
-    image_size: int = 64
-    seed: int = 0
-    classes: list[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -93,6 +71,30 @@ class GridConfig:
     model_args: dict[str, dict] = field(default_factory=dict)
     regime_seed: int | None = None
     synth: SynthConfig | None = None
+
+
+@dataclass(frozen=True)
+class Method:
+    """What a run directory of the grid trains: its ``name`` (a registered model, or a variant of the grid), the
+    registered ``model`` it builds, and its ``display`` name in the report."""
+
+    name: str
+    model: str
+    display: str
+
+
+def method(grid: GridConfig, name: str) -> Method:
+    """The method a name of ``grid.models`` stands for."""
+    return Method(name, name, display_name(name))
+
+
+def grid_methods(run_root: Path) -> list[Method]:
+    """The methods of the grid whose runs are under ``run_root``, in its order; none without ``grid.yaml``."""
+    path = run_root / "grid.yaml"
+    if not path.is_file():
+        return []
+    grid = load_grid(path)
+    return [method(grid, name) for name in grid.models]
 
 
 @dataclass(frozen=True)
@@ -241,12 +243,7 @@ def _timed(run_root: Path, run_dir: Path, work: Callable[[], dict]) -> dict:
 def _write_synth(grid: GridConfig, synth: SynthConfig) -> None:
     """The synthetic dataset, unless ``data.root`` already holds it (``classes.yaml`` is written last)."""
     root = grid.data.root
-    settings = {key: value for key, value in asdict(synth).items() if value is not None}
-    _once(
-        root.with_name(f"{root.name}.lock"),
-        (root / "classes.yaml").exists,
-        lambda: write_synthetic_voc(root, **settings),
-    )
+    _once(root.with_name(f"{root.name}.lock"), (root / "classes.yaml").exists, lambda: write_synthetic_voc(root, synth))
 
 
 def _pretrained(grid: GridConfig, run_root: Path, encoder: str, device: str) -> Path:

@@ -16,7 +16,7 @@ from .classifiers import (
 )
 from .encoders import Encoder, build_encoder, classifier_head
 from .fcn import FCN
-from .registry import MODEL_REGISTRY, build_model, list_models, register_model
+from .registry import build_model, display_name, list_models, register_model, takes_lrp
 from .unet import MultiTaskUNet, UNet
 from .unrolled import UnrolledSegmenter
 
@@ -28,7 +28,6 @@ def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
 
 __all__ = [
     "FCN",
-    "MODEL_REGISTRY",
     "Encoder",
     "MultiTaskUNet",
     "SegmentationModel",
@@ -43,10 +42,12 @@ __all__ = [
     "check_seg_mask",
     "classifier_head",
     "count_parameters",
+    "display_name",
     "final_linear",
     "imagenet_categories",
     "list_models",
     "load_checkpoint",
     "register_model",
     "supported_architectures",
+    "takes_lrp",
 ]
