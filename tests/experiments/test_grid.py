@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import statistics
 import threading
 import time
@@ -15,7 +16,7 @@ import torch
 import yaml
 
 from unrolled_lrp.cli.main import main
-from unrolled_lrp.experiments.grid import _once, load_grid, plan, run_grid
+from unrolled_lrp.experiments.grid import _once, _write_grid_file, load_grid, plan, run_grid
 from unrolled_lrp.experiments.layout import RunKey
 from unrolled_lrp.experiments.report import write_report
 
@@ -174,6 +175,11 @@ def test_shards_partition_the_plan(tmp_path):
         run_grid(grid, run_root=tmp_path, shard="2/2", dry_run=True)
 
 
+def _variant(config: dict, variant: dict) -> None:
+    """``config`` with ``variant`` named "v" and trained."""
+    config.update(variants={"v": variant}, models=["unet", "v"])
+
+
 @pytest.mark.parametrize(
     "change, named",
     [
@@ -185,6 +191,15 @@ def test_shards_partition_the_plan(tmp_path):
         (lambda c: c.update(bogus=1), "bogus"),
         (lambda c: c.update(regimes=[2, 2]), "regimes"),
         (lambda c: c["data"].update(seed=3), "data.seed: set per run"),
+        (lambda c: c.update(models=["unet", "nothing"]), "unknown model 'nothing'"),
+        (lambda c: c.update(variants={"unet": {"model": "unet"}}), r"\['unet'\] are names of registered models"),
+        (lambda c: c.update(variants={"v": {"model": "segformer"}}), "unknown model 'segformer'"),
+        (lambda c: c.update(lrp={"composite": "alpha"}), "lrp.composite"),
+        (lambda c: c.update(model_args={"unrolled_lrp": {"composite": "epsilon"}}), "--lrp.composite"),
+        (lambda c: _variant(c, {"model": "unrolled_lrp", "lrp": {"gama": 1}}), r"variants\.v\.lrp .*gama"),
+        (lambda c: _variant(c, {"model": "unrolled_lrp", "lrp": {"composite": "alpha"}}), r"variants\.v\.lrp"),
+        (lambda c: _variant(c, {"model": "unet", "lrp": {"composite": "epsilon"}}), "'unet' decodes no heatmaps"),
+        (lambda c: _variant(c, {"model": "unet", "model_args": {"gamma": 1}}), "--lrp.gamma"),
     ],
 )
 def test_config_errors_name_the_culprit(tmp_path, change, named):
@@ -217,3 +232,29 @@ def test_a_grid_on_a_fully_pixel_labelled_dataset_runs_to_the_end(tmp_path):
     config.update(models=["unrolled_lrp"], regimes=[2], seeds=[0])
     run_grid(load_grid(write_config(tmp_path / "grid.yaml", config)), run_root=tmp_path / "runs")
     assert (tmp_path / "runs" / "resnet18" / "n2" / "seed0" / "unrolled_lrp" / "val_metrics.json").is_file()
+
+
+def test_a_variant_trains_its_model_with_its_own_lrp_options_and_is_a_row_of_the_report(tmp_path):
+    """A variant's epsilon of 1000 absorbs all relevance: its heatmaps, hence its pixel scores, are ~0 and the first
+    segmentation loss is ln 3 (three classes), unlike unrolled LRP's with the grid's LRP-0."""
+    config = tiny_grid(tmp_path)
+    variant = {"model": "unrolled_lrp", "lrp": {"composite": "epsilon", "epsilon": 1000.0}, "display": "absorbed"}
+    config.update(models=["unrolled_lrp", "eps"], variants={"eps": variant}, regimes=[2], seeds=[0])
+    run_root = tmp_path / "runs"
+    run_grid(load_grid(write_config(tmp_path / "grid.yaml", config)), run_root=run_root)
+    runs = {name: run_root / "resnet18" / "n2" / "seed0" / name for name in ("unrolled_lrp", "eps")}
+    saved = yaml.safe_load((runs["eps"] / "config.yaml").read_text())
+    assert saved["model"] == "unrolled_lrp" and saved["lrp"]["composite"] == "epsilon"
+    first_seg_loss = {name: float(next(csv.reader((path / "log.csv").open()))[2]) for name, path in runs.items()}
+    assert first_seg_loss["eps"] == pytest.approx(math.log(3), abs=1e-3)
+    assert abs(first_seg_loss["unrolled_lrp"] - math.log(3)) > 0.05
+    markdown = write_report(run_root)
+    for table in ("Table 1", "Table 2"):
+        rows = markdown.split(f"### {table}")[1].split("###")[0]
+        assert "| resnet18 | unrolled LRP |" in rows and "| resnet18 | absorbed |" in rows
+
+    grown = {**config, "models": ["unrolled_lrp", "eps", "eps2"], "variants": {"eps": variant, "eps2": variant}}
+    _write_grid_file(load_grid(write_config(tmp_path / "grown.yaml", grown)), run_root)  # a new variant: accepted
+    changed = {**config, "variants": {"eps": {**variant, "lrp": {"composite": "epsilon", "epsilon": 1.0}}}}
+    with pytest.raises(ValueError, match="other settings"):
+        run_grid(load_grid(write_config(tmp_path / "changed.yaml", changed)), run_root=run_root)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from unrolled_lrp import runs
-from unrolled_lrp.cli.explain import explain
+from unrolled_lrp.cli.explain import print_explanations
 from unrolled_lrp.cli.summaries import eval_summary, pretrain_summary, train_summary
 from unrolled_lrp.data.pipeline import DataConfig
-from unrolled_lrp.data.voc import load_voc
 from unrolled_lrp.experiments.demo import run_demo
+from unrolled_lrp.lrp import LRPConfig
 from unrolled_lrp.training.trainer import TrainConfig
 
 
@@ -59,6 +59,7 @@ def train(
     weights: str | None = None,
     classifier_checkpoint: Path | None = None,
     model_args: dict | None = None,
+    lrp: LRPConfig = LRPConfig(),
     out_dir: Path = Path("runs/train"),
     overwrite: bool = False,
 ) -> None:
@@ -85,7 +86,9 @@ def train(
         arch: torchvision classifier architecture of the encoder.
         weights: "imagenet" to start from torchvision's ImageNet weights (local cache) instead.
         classifier_checkpoint: pre-trained classifier weights every model starts from.
-        model_args: extra options of the model, e.g. ``{"rule": "epsilon", "heatmap_scale": 1.0}`` for unrolled_lrp.
+        model_args: extra options of the model, e.g. ``{"heatmap_scale": 1.0}`` for unrolled_lrp and ws_ae.
+        lrp: how unrolled_lrp and ws_ae decode heatmaps (composite, its parameters, decoder weights, ...); zB bounds
+            left unset are the range of the data after normalisation. Models without heatmaps ignore it.
         out_dir: run directory (config.yaml, regime list, log.csv, last.pt, best.pt, metrics.json).
         overwrite: delete an existing run in ``out_dir`` instead of resuming it.
     """
@@ -97,6 +100,7 @@ def train(
         weights=weights,
         classifier_checkpoint=classifier_checkpoint,
         model_args=model_args,
+        lrp=lrp,
         out_dir=out_dir,
         overwrite=overwrite,
     )
@@ -162,14 +166,7 @@ def demo(
         print(train_summary(result.trained[name], out_dir=run_dir))
         print(result.tables[name])
         print(eval_summary(name, run_dir=run_dir, metrics=result.val[name]))
-    if "unrolled_lrp" in models:
-        val = load_voc(result.data.root, result.data.class_set()).val
-        explain(
-            sorted(item.image for item in val[:3]),
-            out_dir=out_dir / "figures",
-            checkpoint=runs.RunDir(out_dir / "unrolled_lrp").best,
-            classes=result.data.classes,
-        )
+    print_explanations(result.figures)
     print(f"\nclassifier after pre-training: val F1 {100 * result.pretrained['val']['f1']:.2f}")
     print("| model | val mIoU | val F1 |\n|---|---|---|")
     for name, metrics in result.val.items():

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import yaml
 from jsonargparse import ArgumentError, ArgumentParser
@@ -30,14 +30,34 @@ from jsonargparse import ArgumentError, ArgumentParser
 from unrolled_lrp import runs
 from unrolled_lrp.data.pipeline import DataConfig
 from unrolled_lrp.data.synth import SynthConfig, write_synthetic_voc
-from unrolled_lrp.models import display_name, list_models, supported_architectures
-from unrolled_lrp.runs import RunDir, Status, plain_config
+from unrolled_lrp.lrp import LRPConfig
+from unrolled_lrp.models import display_name, list_models, supported_architectures, takes_lrp
+from unrolled_lrp.runs import RunDir, Status, check_model_args, plain_config
 from unrolled_lrp.training.trainer import TrainConfig
 
 from .layout import RunKey, pretraining_dir
 
 #: The grid's axes; every other setting is shared by all runs of a run root.
 AXES = ("encoders", "regimes", "seeds", "models")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A named model of a grid: a registered model with options of its own. Its name, listed in ``models``, names
+    its run directories and its report row.
+
+    Args:
+        model: The registered model it trains (unrolled_lrp, ws_ae, unet, mt_unet, fcn).
+        lrp: LRP options over the grid's ``lrp``, e.g. ``{composite: epsilon_gamma_box}`` (models that decode
+            heatmaps only).
+        model_args: Model options over the grid's ``model_args`` of ``model``, e.g. ``{heatmap_scale: 1.0}``.
+        display: Its name in the report; default: the variant's name.
+    """
+
+    model: str
+    lrp: dict[str, Any] = field(default_factory=dict)
+    model_args: dict[str, Any] = field(default_factory=dict)
+    display: str | None = None
 
 
 @dataclass(frozen=True)
@@ -49,12 +69,16 @@ class GridConfig:
         encoders: Classifier architectures (torchvision names, e.g. resnet50, vgg16_bn).
         regimes: Numbers of pixel-labelled training images.
         seeds: Seeds of the repetitions: decoder initialisation, augmentation, and the regime unless regime_seed.
-        models: Segmentation models (unrolled_lrp, unet, mt_unet, ws_ae, fcn).
+        models: Segmentation models (unrolled_lrp, unet, mt_unet, ws_ae, fcn) or names of ``variants``.
         optim: Segmentation training settings (``seed`` and ``device`` are set per run).
         pretrain_optim: Classifier pre-training on image-level labels, once per encoder with seed 0; every run
             of the encoder starts from this classifier (the paper initialises all models identically).
         weights: Classifier initialisation before pre-training: "imagenet" (local torchvision cache) or None.
-        model_args: Extra options per model name, e.g. ``{unrolled_lrp: {rule: epsilon}}``.
+        model_args: Extra options per model name, e.g. ``{unrolled_lrp: {heatmap_scale: 1.0}}``.
+        lrp: LRP options of every model that decodes heatmaps (unrolled_lrp, ws_ae, their variants); zB bounds left
+            unset are the range of the data after normalisation.
+        variants: Named models with options of their own, e.g. ``{unrolled_gamma: {model: unrolled_lrp, lrp:
+            {composite: epsilon_gamma_box}}}``; list a name in ``models`` to train it.
         regime_seed: Seed of the regime, hold-out split and batch order of every run; None: the run's seed.
         synth: Write this synthetic dataset to ``data.root`` first if it is missing; ``data.classes`` then
             defaults to its ``classes.yaml``.
@@ -69,6 +93,8 @@ class GridConfig:
     pretrain_optim: TrainConfig = field(default_factory=lambda: TrainConfig(lr=1e-4, steps=1000, eval_every=1000))
     weights: str | None = None
     model_args: dict[str, dict] = field(default_factory=dict)
+    lrp: LRPConfig = field(default_factory=LRPConfig)
+    variants: dict[str, Variant] = field(default_factory=dict)
     regime_seed: int | None = None
     synth: SynthConfig | None = None
 
@@ -76,16 +102,31 @@ class GridConfig:
 @dataclass(frozen=True)
 class Method:
     """What a run directory of the grid trains: its ``name`` (a registered model, or a variant of the grid), the
-    registered ``model`` it builds, and its ``display`` name in the report."""
+    registered ``model`` it builds with ``model_args`` and ``lrp`` (None for models without heatmaps), and its
+    ``display`` name in the report."""
 
     name: str
     model: str
     display: str
+    model_args: dict[str, Any] | None = None
+    lrp: LRPConfig | None = None
 
 
 def method(grid: GridConfig, name: str) -> Method:
-    """The method a name of ``grid.models`` stands for."""
-    return Method(name, name, display_name(name))
+    """The method a name of ``grid.models`` stands for: a variant with its options over the grid's, or a model
+    with the grid's. A ValueError names the variant whose options do not fit."""
+    variant = grid.variants.get(name, Variant(model=name))
+    model_args = {**grid.model_args.get(variant.model, {}), **variant.model_args} or None
+    display = variant.display or (name if name in grid.variants else display_name(name))
+    if not takes_lrp(variant.model):
+        if variant.lrp:
+            raise ValueError(f"grid.variants.{name}.lrp: model {variant.model!r} decodes no heatmaps")
+        return Method(name, variant.model, display, model_args)
+    try:
+        lrp = replace(grid.lrp, **variant.lrp)
+    except (TypeError, ValueError) as error:  # an unknown field, or a value LRPConfig refuses
+        raise ValueError(f"grid.variants.{name}.lrp {variant.lrp}: {error}") from None
+    return Method(name, variant.model, display, model_args, lrp)
 
 
 def grid_methods(run_root: Path) -> list[Method]:
@@ -124,10 +165,22 @@ def _require_known(kind: str, names: list[str], known: list[str]) -> None:
         raise ValueError(f"unknown {kind} {', '.join(map(repr, unknown))} in the grid; choose from {known}")
 
 
+def _check_variants(grid: GridConfig) -> None:
+    """Variants are new names for registered models, each with options that fit it."""
+    shadowing = sorted(set(grid.variants) & set(list_models()))
+    if shadowing:
+        raise ValueError(f"grid.variants {shadowing} are names of registered models; give each variant its own name")
+    _require_known("model", [variant.model for variant in grid.variants.values()], list_models())
+    _require_known("model", grid.models, [*list_models(), *grid.variants])  # a variant is a model of the grid
+    for name in grid.models:
+        check_model_args(method(grid, name).model_args or {})
+
+
 def check_grid(grid: GridConfig) -> GridConfig:
-    """Fail before hours of training on a name that only the last run would use; resolve ``data.classes``
-    of a synthetic dataset."""
-    _require_known("model", [*grid.models, *grid.model_args], list_models())
+    """Fail before hours of training on a name or an option that only the last run would use; resolve
+    ``data.classes`` of a synthetic dataset."""
+    _require_known("model", list(grid.model_args), list_models())
+    _check_variants(grid)
     _require_known("encoder", grid.encoders, supported_architectures())
     for axis in AXES:
         values = getattr(grid, axis)
@@ -175,8 +228,9 @@ def _plain(grid: GridConfig) -> dict:
 
 
 def _settings(plain: dict) -> dict:
-    """What every run of a run root shares: everything but the axes (which may grow) and the device."""
-    shared = {key: value for key, value in plain.items() if key not in AXES}
+    """What every run of a run root shares: everything but the axes and the variants (which may grow), and the
+    device; the variants both grids name must be the same."""
+    shared = {key: value for key, value in plain.items() if key not in (*AXES, "variants")}
     return {
         **shared,
         "optim": {**shared["optim"], "device": None},
@@ -184,13 +238,20 @@ def _settings(plain: dict) -> dict:
     }
 
 
+def _same_runs(saved: dict, new: dict) -> bool:
+    """Whether a grid ``new`` computes the runs of ``saved`` (both plain) as ``saved`` did."""
+    old_variants, new_variants = saved.get("variants") or {}, new.get("variants") or {}
+    common = old_variants.keys() & new_variants.keys()
+    return _settings(saved) == _settings(new) and all(old_variants[n] == new_variants[n] for n in common)
+
+
 def _write_grid_file(grid: GridConfig, run_root: Path) -> None:
     """``RUN_ROOT/grid.yaml``; refuses a run root whose runs were made with other shared settings, whose
     results would otherwise be mixed silently."""
     path = run_root / "grid.yaml"
-    if path.exists() and _settings(yaml.safe_load(path.read_text())) != _settings(_plain(grid)):
+    if path.exists() and not _same_runs(yaml.safe_load(path.read_text()), _plain(grid)):
         raise ValueError(
-            f"{path} holds runs with other settings than this grid (only {', '.join(AXES)} and the "
+            f"{path} holds runs with other settings than this grid (only {', '.join(AXES)}, new variants and the "
             "device may change): use another run root"
         )
     tmp = path.with_name(f".grid.{os.getpid()}.yaml")
@@ -270,13 +331,15 @@ def _train_and_eval(grid: GridConfig, planned: GridRun, classifier: Path, device
     if run.status == Status.TODO:  # nothing to resume: drop what an attempt killed before its first checkpoint left
         shutil.rmtree(run.path, ignore_errors=True)
     data = replace(grid.data, num_pixel=key.num_pixel, seed=key.seed if grid.regime_seed is None else grid.regime_seed)
+    trained = method(grid, key.model)
     runs.train(
         data,
         optim=replace(grid.optim, seed=key.seed, device=device),
-        model=key.model,
+        model=trained.model,
         arch=key.encoder,
         classifier_checkpoint=classifier,
-        model_args=grid.model_args.get(key.model),
+        model_args=trained.model_args,
+        lrp=trained.lrp,
         out_dir=run.path,
     )
     metrics, _ = runs.evaluate_run(data, run_dir=run.path, device=device)

@@ -6,13 +6,14 @@ Layer: below ``experiments`` and ``cli`` (which lay runs out, loop and print), a
 """
 
 from .rundir import RESUMABLE_CHANGES, RunDir, Status, plain_config
-from .workflows import build_segmenter, evaluate_run, pretrain, train, val_set
+from .workflows import build_segmenter, check_model_args, evaluate_run, pretrain, train, val_set
 
 __all__ = [
     "RESUMABLE_CHANGES",
     "RunDir",
     "Status",
     "build_segmenter",
+    "check_model_args",
     "evaluate_run",
     "plain_config",
     "pretrain",

@@ -1,14 +1,15 @@
 """The workflows that fill a run directory: pre-train a classifier, train a segmentation model, evaluate it.
 
 Every function takes its first argument positionally and the rest by keyword, with the same names in the same order
-as the ``ulrp`` commands: ``data, optim, model, arch, weights, classifier_checkpoint, model_args, out_dir,
-overwrite``.
+as the ``ulrp`` commands: ``data, optim, model, arch, weights, classifier_checkpoint, model_args, lrp, out_dir,
+overwrite``. A model that decodes LRP heatmaps takes the run's :class:`~unrolled_lrp.lrp.LRPConfig` whole; its zB
+bounds, when unset, are the range of the run's data after normalisation (``DataConfig.input_range``).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from unrolled_lrp.data.transforms import eval_transform
 from unrolled_lrp.data.voc import load_voc
 from unrolled_lrp.evaluation import metrics_table
 from unrolled_lrp.evaluation.evaluate import evaluate
+from unrolled_lrp.lrp import LRPConfig
 from unrolled_lrp.models import (
     SegmentationModel,
     build_classifier,
@@ -28,6 +30,7 @@ from unrolled_lrp.models import (
     classifier_stride,
     count_parameters,
     list_models,
+    takes_lrp,
 )
 from unrolled_lrp.training.checkpoint import load
 from unrolled_lrp.training.distributed import Distributed, setup
@@ -52,6 +55,14 @@ def _start(run: RunDir, *, overwrite: bool, device: str, **config: Any) -> Distr
     return ranks
 
 
+def check_model_args(model_args: dict) -> None:
+    """Refuse LRP options among the untyped model options: they are the typed ``lrp`` group's."""
+    misplaced = sorted(set(model_args) & {field.name for field in fields(LRPConfig)})
+    if misplaced:
+        options = ", ".join(f"--lrp.{name}" for name in misplaced)
+        raise ValueError(f"model_args {model_args}: {', '.join(misplaced)} are LRP options; set them with {options}")
+
+
 def build_segmenter(
     model: str,
     *,
@@ -60,16 +71,32 @@ def build_segmenter(
     weights: str | None = None,
     classifier_checkpoint: Path | None = None,
     model_args: dict | None = None,
+    lrp: LRPConfig | None = None,
 ) -> SegmentationModel:
-    """Segmentation model ``model`` on a fresh ``arch`` classifier; unknown names are a ValueError listing the
-    known."""
+    """Segmentation model ``model`` on a fresh ``arch`` classifier, with ``lrp`` (default ``LRPConfig()``) if it
+    decodes heatmaps; unknown names are a ValueError listing the known."""
     if model not in list_models():
         raise ValueError(f"unknown model {model!r}; choose from {', '.join(list_models())}")
+    options = dict(model_args or {})
+    check_model_args(options)
+    if takes_lrp(model):
+        options["lrp"] = lrp or LRPConfig()
     classifier = build_classifier(arch, num_classes, weights=weights, checkpoint=classifier_checkpoint)
     try:
-        return build_model(model, classifier, num_classes, **(model_args or {}))
+        return build_model(model, classifier, num_classes, **options)
     except TypeError as error:  # an option the model's builder does not take
         raise ValueError(f"model_args {model_args} do not fit model {model!r}: {error}") from None
+
+
+def _run_lrp(model: str, lrp: LRPConfig | None) -> LRPConfig | None:
+    """The LRP options a run of ``model`` records: ``lrp`` (default ``LRPConfig()``) if it decodes heatmaps, else
+    none, so that they neither clutter nor block the resume of a model without heatmaps."""
+    return (lrp or LRPConfig()) if takes_lrp(model) else None
+
+
+def _resolved(lrp: LRPConfig, data: DataConfig) -> LRPConfig:
+    """``lrp`` with unset zB bounds filled from the run's data normalisation."""
+    return lrp.with_input_range(*data.input_range())
 
 
 def val_set(data: DataConfig) -> SegmentationDataset:
@@ -114,6 +141,7 @@ def train(
     weights: str | None = None,
     classifier_checkpoint: Path | None = None,
     model_args: dict | None = None,
+    lrp: LRPConfig | None = None,
     out_dir: Path,
     overwrite: bool = False,
 ) -> dict:
@@ -131,13 +159,22 @@ def train(
         weights=weights,
         classifier_checkpoint=classifier_checkpoint,
         model_args=model_args,
+        lrp=_resolved(lrp or LRPConfig(), data),
     )
+    lrp = _run_lrp(model, lrp)
     data.check_crop_size(segmenter.stride, f"{model} on {arch}")
     if not segmenter.uses_image_labels:
         data = replace(data, pixel_fraction=1.0)
     settings = {"model": model, "arch": arch, "weights": weights, "classifier_checkpoint": classifier_checkpoint}
     ranks = _start(
-        run, overwrite=overwrite, device=optim.device, data=data, optim=optim, **settings, model_args=model_args
+        run,
+        overwrite=overwrite,
+        device=optim.device,
+        data=data,
+        optim=optim,
+        **settings,
+        model_args=model_args,
+        lrp=lrp,
     )
     training_data = build_training_data(data, regime_dir=run.path if ranks.is_main else None)
     best = train_loop(segmenter, data=training_data, optim=optim, run=run, class_names=list(classes.names))
@@ -154,7 +191,11 @@ def evaluate_run(data: DataConfig, *, run_dir: Path, device: str = "cpu") -> tup
     config = run.saved_config()
     classes = data.class_set()
     segmenter = build_segmenter(
-        config["model"], arch=config["arch"], num_classes=classes.num_classes, model_args=config.get("model_args")
+        config["model"],
+        arch=config["arch"],
+        num_classes=classes.num_classes,
+        model_args=config.get("model_args"),
+        lrp=_resolved(LRPConfig(**config.get("lrp") or {}), data),
     )
     state = load(run.best)
     try:
