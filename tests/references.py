@@ -103,6 +103,25 @@ def with_ratio_relu6(model: nn.Module) -> nn.Module:
     return model
 
 
+def recorded(model: nn.Module, x: Tensor, taps: list[tuple[nn.Module, str]]) -> tuple[Tensor, list[Tensor]]:
+    """``model(x)`` and, in the order they happen, the input (``"in"``) or output (``"out"``) of each tapped module:
+    what the model's own forward passes between its parts."""
+    seen: list[Tensor] = []
+
+    def record(module: nn.Module, inputs: tuple, output: Tensor | None = None) -> None:
+        seen.append(inputs[0] if output is None else output)
+
+    handles = [
+        module.register_forward_pre_hook(record) if side == "in" else module.register_forward_hook(record)
+        for module, side in taps
+    ]
+    with torch.no_grad():
+        logits = model(x)
+    for handle in handles:
+        handle.remove()
+    return logits, seen
+
+
 def relu6_inputs(model: nn.Module, x: Tensor) -> Tensor:
     """All values entering the ReLU6 modules of ``model`` on ``x``, flattened (to check saturation happens)."""
     seen: list[Tensor] = []

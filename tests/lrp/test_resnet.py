@@ -1,12 +1,13 @@
-"""The ResNet family's adapter: residual blocks of every kind unrolled exactly, the stages, the head and the output
-layer it names, the builder names it serves (float64, small nets of torchvision's own classes)."""
+"""The ResNet family's adapter: residual blocks of every kind unrolled exactly (against autograd), the stages, the
+head and the output layer it names, the builder names it serves (float64, small nets of torchvision's own classes).
+Equality with zennit's composites on the full-size nets: tests/lrp/test_exactness.py and test_composites.py."""
 
 import pytest
 import torch
 import torchvision
 from torch import nn
 
-from references import freeze_batch_statistics, input_x_gradient, random_classifier, zennit_heatmaps
+from references import freeze_batch_statistics, input_x_gradient, random_classifier, recorded
 from unrolled_lrp import unroll
 from unrolled_lrp.lrp import adapter_for
 from unrolled_lrp.models import build_encoder, supported_architectures
@@ -31,23 +32,12 @@ def test_lrp0_equals_input_x_gradient_for_all_classes_in_eval_and_train_mode(arc
     assert relative_error(out.heatmaps, input_x_gradient(reference, x)) < 1e-10
 
 
-def test_epsilon_through_bottlenecks_and_shortcuts_equals_zennit():
-    classifier = random_classifier("resnext@tiny", num_classes=3, bn_eps=0.0)
-    x = torch.randn(2, 3, 40, 36, dtype=torch.float64)
-    ours = unroll(classifier, composite="epsilon", epsilon=0.1)(x).heatmaps
-    assert relative_error(ours, zennit_heatmaps(classifier, x, 0.1)) < 1e-11
-
-
 @pytest.mark.parametrize("arch", TINY)
 def test_stages_are_the_outputs_of_the_resnets_own_forward_and_the_head_finishes_it(arch):
     classifier = random_classifier(arch, num_classes=4)
-    seen = []
-    hooks = [getattr(classifier, name).register_forward_hook(lambda m, i, o: seen.append(o)) for name in
-             ("relu", "layer1", "layer2", "layer3", "layer4")]  # fmt: skip
     x = torch.randn(1, 3, 64, 96, dtype=torch.float64)
-    logits = classifier(x)
-    for hook in hooks:
-        hook.remove()
+    names = ("relu", "layer1", "layer2", "layer3", "layer4")
+    logits, seen = recorded(classifier, x, [(getattr(classifier, name), "out") for name in names])
     adapter = adapter_for(classifier)
     features = build_encoder(classifier)(x)
     assert [s.stride for s in adapter.stages(classifier)] == [2, 4, 8, 16, 32] == [64 // f.shape[2] for f in features]

@@ -161,21 +161,12 @@ def train(
         model_args=model_args,
         lrp=_resolved(lrp or LRPConfig(), data),
     )
-    lrp = _run_lrp(model, lrp)
     data.check_crop_size(segmenter.stride, f"{model} on {arch}")
     if not segmenter.uses_image_labels:
         data = replace(data, pixel_fraction=1.0)
-    settings = {"model": model, "arch": arch, "weights": weights, "classifier_checkpoint": classifier_checkpoint}
-    ranks = _start(
-        run,
-        overwrite=overwrite,
-        device=optim.device,
-        data=data,
-        optim=optim,
-        **settings,
-        model_args=model_args,
-        lrp=lrp,
-    )
+    settings: dict[str, Any] = {"model": model, "arch": arch, "weights": weights}
+    settings |= {"classifier_checkpoint": classifier_checkpoint, "model_args": model_args, "lrp": _run_lrp(model, lrp)}
+    ranks = _start(run, overwrite=overwrite, device=optim.device, data=data, optim=optim, **settings)
     training_data = build_training_data(data, regime_dir=run.path if ranks.is_main else None)
     best = train_loop(segmenter, data=training_data, optim=optim, run=run, class_names=list(classes.names))
     if not ranks.is_main:
