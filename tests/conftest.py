@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from unrolled_lrp.data.synth import write_synthetic_voc
+from unrolled_lrp.data.synth import SynthConfig, write_synthetic_voc
 
 
 @pytest.fixture(scope="session")
@@ -12,12 +12,9 @@ def tiny_voc(tmp_path_factory):
     root = tmp_path_factory.mktemp("tiny_voc")
     write_synthetic_voc(
         root,
-        num_pixel_train=8,
-        num_val=4,
-        num_image_level=8,
-        image_size=32,
-        seed=0,
-        classes=["background", "cat", "dog"],
+        SynthConfig(
+            num_pixel_train=8, num_val=4, num_image_level=8, image_size=32, seed=0, classes=["background", "cat", "dog"]
+        ),
     )
     return root
 

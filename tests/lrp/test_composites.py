@@ -61,12 +61,12 @@ def grid(archs: list[str], fast: set[tuple[str, str]]) -> list:
 
 # -- every preset equals zennit ------------------------------------------------------------------------------------
 
-ARCHS = ["resnet18", "resnet50", "vgg16_bn", "vgg_small", "mobilenet_v2@0.25", "mobilenet_v2@1.0"]
+ARCHS = ["resnet18", "resnet50", "vgg16_bn", "vgg_bn@tiny", "mobilenet_v2@0.25", "mobilenet_v2@1.0"]
 FAST = {
     ("resnet18", "epsilon_gamma_box"),
     ("resnet18", "epsilon_plus"),
-    ("vgg_small", "epsilon_alpha2_beta1_flat"),
-    ("vgg_small", "zero"),
+    ("vgg_bn@tiny", "epsilon_alpha2_beta1_flat"),
+    ("vgg_bn@tiny", "zero"),
     ("mobilenet_v2@0.25", "epsilon_plus_flat"),
     ("mobilenet_v2@0.25", "epsilon"),
 }
@@ -108,12 +108,12 @@ def test_the_first_layer_is_zennits_first_convolution_for_zb_and_first_dense_or_
 
 # -- the two references agree (which tests each of them) -----------------------------------------------------------
 
-SMALL = ["resnet10", "vgg_small", "mobilenet_v2@0.25"]
+SMALL = ["resnet10", "vgg_bn@tiny", "mobilenet_v2@0.25"]
 FAST_REFERENCES = {
     ("resnet10", "epsilon_gamma_box"),
     ("resnet10", "zero"),
-    ("vgg_small", "epsilon_plus_flat"),
-    ("vgg_small", "epsilon"),
+    ("vgg_bn@tiny", "epsilon_plus_flat"),
+    ("vgg_bn@tiny", "epsilon"),
     ("mobilenet_v2@0.25", "epsilon_alpha2_beta1_flat"),
     ("mobilenet_v2@0.25", "epsilon_plus"),
 }
@@ -132,7 +132,7 @@ def test_the_naive_reference_equals_zennit(arch, composite):
 
 
 #: every rule at the input layer, the weight rules at a middle convolution and at a dense layer, the gate rules at
-#: the average pool (vgg_small: features.0 is the input layer, features.4 the second convolution)
+#: the average pool (vgg_bn@tiny: features.0 is the input layer, features.4 the second convolution)
 LAYER_RULES = (
     [("features.0", rule) for rule in ["zero", "epsilon", "norm", "gamma", "zplus", "alpha_beta", "flat", "wsquare"]]
     + [("features.0", "zbox")]
@@ -144,7 +144,7 @@ LAYER_RULES = (
 
 @pytest.mark.parametrize("layer,rule", LAYER_RULES)
 def test_each_rule_at_one_layer_equals_zennit_and_the_naive_reference(layer, rule):
-    model = classifier("vgg_small")
+    model = classifier("vgg_bn@tiny")
     x = imagenet_input(2, 3, 37, 45)
     params = {"epsilon": 0.01, "gamma": 0.5, "alpha": 3.0, "beta": 2.0, **BOX}  # not the defaults: they must arrive
     ours = unroll(model, composite="epsilon_plus", rules={layer: rule}, **params)(x).heatmaps
@@ -299,8 +299,8 @@ def batch(h: int, w: int, seed: int = 1) -> tuple[Tensor, Tensor, Tensor]:
 FAST_GRADIENTS = {
     ("resnet10", "epsilon_gamma_box"),
     ("resnet10", "epsilon"),
-    ("vgg_small", "epsilon_plus"),
-    ("vgg_small", "epsilon_alpha2_beta1_flat"),
+    ("vgg_bn@tiny", "epsilon_plus"),
+    ("vgg_bn@tiny", "epsilon_alpha2_beta1_flat"),
     ("mobilenet_v2@0.25", "epsilon_plus_flat"),
 }
 

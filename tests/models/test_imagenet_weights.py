@@ -8,7 +8,7 @@ from torchvision.models import MobileNet_V2_Weights
 from references import input_x_gradient
 from unrolled_lrp import unroll
 from unrolled_lrp.models import build_classifier, imagenet_categories
-from unrolled_lrp.models.classifiers import OFFLINE_INSTALL, imagenet_weight_files
+from unrolled_lrp.models.weights import OFFLINE_INSTALL, imagenet_weight_files
 
 WEIGHTS = MobileNet_V2_Weights.IMAGENET1K_V1
 CATS = range(281, 286)  # tabby, tiger cat, Persian, Siamese, Egyptian cat

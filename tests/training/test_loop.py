@@ -42,8 +42,8 @@ def data(tiny_voc):
 
 def _train(data, run_dir, workers=0, **options):
     model = _segmenter()
-    config = TrainConfig(**{"steps": 4, "lr": 1e-2, "eval_every": 2, "log_every": 1, **options})
-    best = train(model, replace(data, workers=workers), config, RunDir(run_dir), NAMES)
+    optim = TrainConfig(**{"steps": 4, "lr": 1e-2, "eval_every": 2, "log_every": 1, **options})
+    best = train(model, data=replace(data, workers=workers), optim=optim, run=RunDir(run_dir), class_names=NAMES)
     return model, best
 
 

@@ -64,7 +64,7 @@ class UnrolledSegmenter(SegmentationModel):
         return SegmentationOutput(out.heatmaps * scale, out.logits)
 
 
-@register_model("unrolled_lrp")
+@register_model("unrolled_lrp", display="unrolled LRP")
 def unrolled_lrp(
     classifier: nn.Module, num_classes: int, *, lrp: LRPConfig = LRPConfig(), heatmap_scale: float | str = "pixels"
 ) -> UnrolledSegmenter:
@@ -72,7 +72,7 @@ def unrolled_lrp(
     return UnrolledSegmenter(classifier, num_classes, lrp, heatmap_scale)
 
 
-@register_model("ws_ae")
+@register_model("ws_ae", display="WS-AE")
 def ws_ae(
     classifier: nn.Module, num_classes: int, *, lrp: LRPConfig = LRPConfig(), heatmap_scale: float | str = "pixels"
 ) -> UnrolledSegmenter:
