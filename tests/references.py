@@ -40,6 +40,18 @@ def random_classifier(
     return model.to(dtype).eval()
 
 
+def bias_free(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` without biases (BatchNorm shifts and running means zeroed): every rule that conserves
+    relevance does so exactly, up to its stabiliser."""
+    model = copy.deepcopy(model)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.zero_()
+        if getattr(m, "bias", None) is not None:
+            m.bias.data.zero_()
+    return model
+
+
 def _tiny_vgg(batch_norm: bool, num_classes: int) -> nn.Module:
     """torchvision's VGG with five narrow conv blocks and a 32-wide MLP head of the same structure as VGG's."""
     features = torchvision.models.vgg.make_layers([8, "M", 16, "M", 16, 16, "M", 32, "M", 32, "M"], batch_norm)
