@@ -105,5 +105,6 @@ def test_report_renders_figures_2_and_3(run):
     run_dir = run[0]
     write_report(run_dir.parents[3])
     for figure in ("figure2", "figure3"):
-        picture = np.asarray(Image.open(run_dir.parents[3] / "report" / f"{figure}_resnet18_n4_seed0.png").convert("L"))
+        path = run_dir.parents[3] / "report" / f"{figure}_unrolled_lrp_resnet18_n4_seed0.png"  # one pair per method
+        picture = np.asarray(Image.open(path).convert("L"))
         assert len(np.unique(picture)) > 20
