@@ -30,7 +30,6 @@ import yaml
 from unrolled_lrp.data.check import require_valid_dataset
 from unrolled_lrp.data.datasets import SegmentationDataset
 from unrolled_lrp.data.pipeline import DataConfig, build_training_data
-from unrolled_lrp.data.transforms import eval_transform
 from unrolled_lrp.data.voc import load_voc
 from unrolled_lrp.evaluation import metrics_table
 from unrolled_lrp.evaluation.evaluate import evaluate
@@ -246,8 +245,9 @@ def build_segmenter(
 def val_set(data: DataConfig) -> SegmentationDataset:
     """The dataset's val list at full resolution, without building training data (no regime, no sampler)."""
     classes = data.class_set()
-    require_valid_dataset(data.root, classes, use_aug=data.use_aug)
-    return SegmentationDataset(load_voc(data.root, classes, use_aug=data.use_aug).val, classes, eval_transform())
+    require_valid_dataset(data.root, classes, use_aug=data.use_aug, mask_folder=data.mask_folder)
+    pools = load_voc(data.root, classes, use_aug=data.use_aug, mask_folder=data.mask_folder)
+    return SegmentationDataset(pools.val, classes, data.evaluation_transform())
 
 
 def pretrain(
