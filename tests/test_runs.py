@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from unrolled_lrp.data import DataConfig
-from unrolled_lrp.runs import RESUMABLE_CHANGES, RunDir, RunKey, pretraining_dir, val_set
+from unrolled_lrp.runs import RESUMABLE_CHANGES, RunDir, RunKey, pretraining_dir, setting_defaults, val_set
 
 
 def test_a_run_key_round_trips_through_its_path(tmp_path):
@@ -76,3 +76,18 @@ def test_the_val_set_follows_the_data_settings(tiny_voc, tmp_path):
     assert raw.min() >= 0 and raw.max() <= 1 and val_set(config)[0].image.min() < 0
     assert val_set(config)[0].mask.max() > 0
     assert val_set(replace(config, mask_folder="SegmentationOther"))[0].mask.max() == 0
+
+
+def test_a_setting_added_after_the_run_started_resumes_at_its_default_only(tmp_path):
+    """Run directories written before a new option existed stay resumable; the option at another value is refused."""
+    run = RunDir(tmp_path)
+    run.prepare({"data": {"crop_size": 128}, "model": "unet"}, overwrite=False)
+    run.last.write_bytes(b"")
+    defaults = setting_defaults(data=DataConfig(root=tmp_path))
+    assert defaults["data.normalise"] == "imagenet" and defaults["data.scale_range"] == [0.5, 2.0]
+    newer = {"data": {"crop_size": 128, "normalise": "imagenet"}, "model": "unet"}
+    run.check_resumable(newer, defaults)
+    with pytest.raises(ValueError, match=r"data\.normalise: None -> 'none'"):
+        run.check_resumable({**newer, "data": {"crop_size": 128, "normalise": "none"}}, defaults)
+    with pytest.raises(ValueError, match=r"data\.normalise"):
+        run.check_resumable(newer)
