@@ -2,10 +2,13 @@
 
 from pathlib import Path
 
+import torch
+import torch.nn.functional as F
 import yaml
 
 from tiny_runs import tiny_data_args
 from unrolled_lrp.cli.main import build_parser, main
+from unrolled_lrp.training.losses import classification_loss
 
 RECIPE = Path(__file__).resolve().parents[2] / "configs" / "official_recipe.yaml"
 
@@ -26,3 +29,14 @@ def test_a_run_with_the_preset_trains_on_raw_augmented_inputs(tiny_voc, tmp_path
     saved = yaml.safe_load((out / "config.yaml").read_text())
     assert saved["data"]["normalise"] == "none" and saved["model_args"] == {"heatmap_scale": 1.0}
     assert (out / "metrics.json").exists()
+
+
+def test_cls_weight_batch_size_is_the_official_classification_loss():
+    """The official loss (utils/loss_utils.py:9-14, times the batch size in models/multilabel.py:123) is torch's
+    multilabel_soft_margin_loss with background weight 0: the oracle for ``optim.cls_weight: 10``."""
+    torch.manual_seed(0)
+    logits, labels = torch.randn(10, 15), (torch.rand(10, 15) < 0.3).float()
+    weight = torch.ones(15)
+    weight[0] = 0
+    official = F.multilabel_soft_margin_loss(logits, labels, weight=weight) * 10
+    torch.testing.assert_close(10 * classification_loss(logits, labels), official)
