@@ -21,7 +21,8 @@ def test_auroc_is_the_pairwise_win_rate_with_ties_counted_half():
     for _ in range(5):
         scores = torch.randint(0, 6, (200,)).float()  # many ties
         positive = torch.rand(200) < 0.3
-        assert auroc(scores, positive) == pytest.approx(pairwise_auc(scores, positive), abs=1e-6)  # torchmetrics sums in float32
+        # torchmetrics sums in float32
+        assert auroc(scores, positive) == pytest.approx(pairwise_auc(scores, positive), abs=1e-6)
     assert math.isnan(auroc(torch.rand(5), torch.zeros(5, dtype=torch.bool)))
     assert math.isnan(auroc(torch.rand(5), torch.ones(5, dtype=torch.bool)))
 
