@@ -19,15 +19,23 @@ def test_the_preset_sets_the_official_options(tmp_path):
     assert (data.normalise, data.batch_size, data.pixel_fraction) == ("none", 10, 0.5)
     assert optim.cls_weight == data.batch_size and optim.seg_weight == 1 and optim.lr == 1e-5
     assert settings.model_args == {"heatmap_scale": 1.0}
+    assert (settings.lrp.decoder_weights, settings.lrp.untied_init, settings.lrp.composite) == (
+        "untied",
+        "backbone",
+        "zero",
+    )
     assert data.blur_p == data.noise_p == 0.5 and tuple(data.color_jitter) == (0.2, 0.2, 0.2, 0.2)
 
 
 def test_a_run_with_the_preset_trains_on_raw_augmented_inputs(tiny_voc, tmp_path):
     out = tmp_path / "run"
-    options = ["--optim.steps", "2", "--optim.eval_every", "2", "--out_dir", str(out)]
+    # untied_init backbone would need the arch's ImageNet weights; a copy of the (random) classifier is enough here
+    options = ["--optim.steps", "2", "--optim.eval_every", "2", "--lrp.untied_init", "classifier"]
+    options += ["--out_dir", str(out)]
     main(["train", "--config", str(RECIPE), *tiny_data_args(tiny_voc), *options])
     saved = yaml.safe_load((out / "config.yaml").read_text())
     assert saved["data"]["normalise"] == "none" and saved["model_args"] == {"heatmap_scale": 1.0}
+    assert saved["lrp"]["decoder_weights"] == "untied"
     assert (out / "metrics.json").exists()
 
 

@@ -27,3 +27,8 @@ class DatasetError(Exception):
             f"{len(self.problems)} dataset problem(s):\n{lines}\n"
             "Fix or remove the listed files (run 'ulrp data check --root ROOT' to re-check)."
         )
+
+    @classmethod
+    def single(cls, path: Path, message: str) -> DatasetError:
+        """The error of one problem: ``message`` about ``path``."""
+        return cls([Problem(path, message)])
