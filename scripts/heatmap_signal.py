@@ -135,15 +135,22 @@ def relabel(mask: Tensor, mapped: list[int]) -> Tensor:
 
 
 def measure(
-    classifier: nn.Module, lrp: LRPConfig, images: list[tuple[Tensor, Tensor]], num_classes: int, pool: int
+    classifier: nn.Module,
+    lrp: LRPConfig,
+    images: list[tuple[Tensor, Tensor]],
+    num_classes: int,
+    args: argparse.Namespace,
 ) -> dict:
     """One composite's statistics; ``num_classes`` includes a leading all-zero heatmap when the model has none."""
     model = unroll(classifier, lrp).eval()
     offset = num_classes - model.num_classes  # 1 for ImageNet rows: class 0 = the negatives, heatmap zero
-    signal = HeatmapSignal(num_classes, pool=pool)
+    signal = HeatmapSignal(num_classes, pool=args.pool)
     for image, mask in images:
         with torch.no_grad():
-            heatmaps = model(image).heatmaps[0]
+            out = model(image)
+        heatmaps = out.heatmaps[0]
+        if args.start == "one":  # every rule is linear in the relevance it starts from
+            heatmaps = heatmaps / out.logits[0, :, None, None]
         signal.update(torch.cat([heatmaps.new_zeros(offset, *heatmaps.shape[1:]), heatmaps]), mask)
     return signal.compute()
 
@@ -178,6 +185,13 @@ def main() -> None:
     parser.add_argument("--val_scale", type=float, default=0.5)
     parser.add_argument("--pool", type=int, default=8)
     parser.add_argument("--json", type=Path, help="write every statistic here")
+    parser.add_argument(
+        "--start",
+        choices=["logit", "one"],
+        default="logit",
+        help="relevance each class starts from: its logit (unrolled LRP, the paper) or 1 (zennit's one-hot "
+        "attribution; the heatmaps lose the logit's sign and size)",
+    )
     args = parser.parse_args()
     data = DataConfig(root=args.root, classes=args.classes)
     names = list(data.class_set().names)
@@ -196,7 +210,7 @@ def main() -> None:
     print("|---|---|---|---:|---:|---:|")
     results = {}
     for text in args.composites.split(","):
-        result = measure(classifier, parse_composite(text, data), images, len(names), args.pool)
+        result = measure(classifier, parse_composite(text, data), images, len(names), args)
         print(row(text, result, names, pairs, miou=not args.imagenet), flush=True)
         contrast = {f"{names[a]}-{names[b]}": v for (a, b), v in result["contrast_auc"].items()}
         results[text] = {**result, "contrast_auc": contrast}
