@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import shutil
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
+from unrolled_lrp.data import DataConfig
 from unrolled_lrp.experiments.layout import RunKey, pretraining_dir
-from unrolled_lrp.runs import RESUMABLE_CHANGES, RunDir, Status
+from unrolled_lrp.runs import RESUMABLE_CHANGES, RunDir, Status, val_set
+from unrolled_lrp.runs.rundir import setting_defaults
 
 
 def test_a_run_key_round_trips_through_its_path(tmp_path):
@@ -56,3 +62,34 @@ def test_the_resume_check_allows_the_resumable_settings_only(tmp_path):
 def test_a_folder_without_config_is_no_run(tmp_path: Path):
     with pytest.raises(FileNotFoundError, match="no config.yaml there"):
         RunDir(tmp_path).saved_config()
+
+
+def test_the_val_set_follows_the_data_settings(tiny_voc, tmp_path):
+    """Normalisation and mask folder of ``DataConfig`` reach the val list that ``ulrp pretrain`` and scripts read."""
+    root = shutil.copytree(tiny_voc, tmp_path / "voc")
+    voc = root / "VOCdevkit" / "VOC2012"
+    other = shutil.copytree(voc / "SegmentationClass", voc / "SegmentationOther")
+    for png in other.glob("*.png"):
+        with Image.open(png) as mask:
+            blank = Image.fromarray(np.zeros_like(np.asarray(mask)))
+        blank.save(png)
+    config = DataConfig(root=root, classes=root / "classes.yaml")
+    raw = val_set(replace(config, normalise="none"))[0].image
+    assert raw.min() >= 0 and raw.max() <= 1 and val_set(config)[0].image.min() < 0
+    assert val_set(config)[0].mask.max() > 0
+    assert val_set(replace(config, mask_folder="SegmentationOther"))[0].mask.max() == 0
+
+
+def test_a_setting_added_after_the_run_started_resumes_at_its_default_only(tmp_path):
+    """Run directories written before a new option existed stay resumable; the option at another value is refused."""
+    run = RunDir(tmp_path)
+    run.prepare({"data": {"crop_size": 128}, "model": "unet"}, overwrite=False)
+    run.last.write_bytes(b"")
+    defaults = setting_defaults(data=DataConfig(root=tmp_path))
+    assert defaults["data.normalise"] == "imagenet" and defaults["data.scale_range"] == [0.5, 2.0]
+    newer = {"data": {"crop_size": 128, "normalise": "imagenet"}, "model": "unet"}
+    run.check_resumable(newer, defaults)
+    with pytest.raises(ValueError, match=r"data\.normalise: None -> 'none'"):
+        run.check_resumable({**newer, "data": {"crop_size": 128, "normalise": "none"}}, defaults)
+    with pytest.raises(ValueError, match=r"data\.normalise"):
+        run.check_resumable(newer)

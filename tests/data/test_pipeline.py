@@ -1,5 +1,7 @@
 """The parallel input pipeline: the same batches whatever the number of worker processes, from any step on."""
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -37,3 +39,20 @@ def test_default_workers_leave_one_core_to_the_training_process(monkeypatch):
 def test_negative_workers_are_refused(tiny_voc):
     with pytest.raises(ValueError, match="data.workers"):
         DataConfig(root=tiny_voc, workers=-1)
+
+
+def test_normalisation_and_augmentation_settings_reach_every_split(tiny_voc):
+    """Raw [0, 1] inputs in training, hold-out and val alike; the noise option changes the training images only."""
+
+    def build(**options):
+        config = DataConfig(root=tiny_voc, classes=tiny_voc / "classes.yaml", num_pixel=6, batch_size=4, crop_size=32)
+        return build_training_data(replace(config, **options))
+
+    raw, noisy, imagenet = build(normalise="none"), build(normalise="none", noise_p=1.0), build()
+    for data in (raw, noisy):
+        images = [data.val[0].image, data.holdout[0].image, next(iter(training_batches(data, 0, range(1)))).image]
+        assert all(image.min() >= 0 and image.max() <= 1 for image in images)
+    assert imagenet.val[0].image.min() < 0
+    assert torch.equal(raw.val[0].image, noisy.val[0].image)
+    first = [next(iter(training_batches(data, 0, range(1)))).image for data in (raw, noisy)]
+    assert not torch.equal(*first)

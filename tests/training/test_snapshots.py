@@ -1,6 +1,7 @@
 """Training-time snapshots (Figures 2 and 3): contents, exactness, no effect on training, figures."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from PIL import Image
 from unrolled_lrp.data.datasets import collate
 from unrolled_lrp.data.pipeline import DataConfig, build_training_data
 from unrolled_lrp.data.synth import SynthConfig, write_synthetic_voc
+from unrolled_lrp.data.voc import read_image
 from unrolled_lrp.experiments.report import write_report
 from unrolled_lrp.models import build_classifier, build_model
 from unrolled_lrp.runs import RunDir
@@ -99,6 +101,15 @@ def test_models_without_heatmaps_or_segmentation(data, tmp_path):
     assert "scores" not in load_snapshot(path) and len(load_snapshot(path)["segmentations"]) == 1
     classifier = ImageClassifier(build_classifier("resnet18", len(NAMES)))
     assert take_snapshot(classifier, training_data.val, 0, tmp_path / "pretrain") is None
+
+
+def test_snapshots_show_the_photo_whatever_the_normalisation(data, tmp_path):
+    config, _ = data
+    for normalise in ("imagenet", "none"):
+        val = build_training_data(replace(config, normalise=normalise)).val
+        snapshot = load_snapshot(take_snapshot(_model("unet"), val, 0, tmp_path / normalise, num_images=2))
+        for image, item in zip(snapshot["images"], val.items, strict=False):
+            assert torch.equal(image, read_image(item.image).as_subclass(torch.Tensor))
 
 
 def test_report_renders_figures_2_and_3(run):

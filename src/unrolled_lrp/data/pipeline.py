@@ -9,13 +9,14 @@ from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader, Dataset
+from torchvision.transforms import v2
 
 from .check import require_valid_dataset
 from .classes import VOC, ClassSet
 from .datasets import Batch, SegmentationDataset, collate
 from .regimes import select_regime, write_regime
 from .sampler import MixedBatchSampler
-from .transforms import eval_transform, input_range, train_transform
+from .transforms import Normalisation, eval_transform, input_range, train_transform
 from .voc import MASK_FOLDER, VocItem, VocPools, load_voc, split_holdout
 
 
@@ -41,6 +42,14 @@ class DataConfig:
         unselected_as_image_level: Train on pixel-pool images outside the regime with image labels only.
         crop_size: Training crop (pixels, square).
         scale_range: Random scale factors relative to the original image.
+        normalise: ``imagenet`` (mean/std of torchvision's ImageNet weights) or ``none`` (raw [0, 1] pixels, as the
+            authors' released code feeds its network); training, hold-out and val alike.
+        color_jitter: Colour jitter of training images: brightness, contrast, saturation, hue (``v2.ColorJitter``).
+        blur_p: Probability of a Gaussian blur of a training image (the closest ``transforms.v2`` has to a defocus
+            blur; 0: off).
+        blur_sigma: Range of the blur's standard deviation, in pixels of the scaled image.
+        noise_p: Probability of additive Gaussian noise on a training image (0: off).
+        noise_sigma: The noise's standard deviation on the [0, 1] pixel scale (the image is clipped back to [0, 1]).
         workers: DataLoader worker processes that decode and augment batches ahead of the training step
             (0: in the training process); None: :func:`default_workers`. Any count gives the same batches.
     """
@@ -61,15 +70,50 @@ class DataConfig:
     unselected_as_image_level: bool = True
     crop_size: int = 256
     scale_range: tuple[float, float] = (0.5, 2.0)
+    normalise: Normalisation = "imagenet"
+    color_jitter: tuple[float, float, float, float] = (0.3, 0.3, 0.3, 0.05)
+    blur_p: float = 0.0
+    blur_sigma: tuple[float, float] = (0.5, 2.5)
+    noise_p: float = 0.0
+    noise_sigma: float = 0.02
     workers: int | None = None
 
     def __post_init__(self) -> None:
         if self.workers is not None and self.workers < 0:
             raise ValueError(f"data.workers must be 0 or more (None: one per spare CPU core), got {self.workers}")
+        self._check_augmentation()
+
+    def _check_augmentation(self) -> None:
+        """Refuse blur and noise settings torchvision would only reject at the first training batch."""
+        for name in ("blur_p", "noise_p"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"data.{name} is a probability in [0, 1], got {getattr(self, name)}")
+        if not 0 < self.blur_sigma[0] <= self.blur_sigma[1]:
+            raise ValueError(f"data.blur_sigma must be [low, high] with 0 < low <= high pixels, got {self.blur_sigma}")
+        if not self.noise_sigma > 0:
+            raise ValueError(f"data.noise_sigma must be positive (noise_p 0 turns noise off), got {self.noise_sigma}")
 
     def input_range(self) -> tuple[list[float], list[float]]:
-        """The per-channel range of a [0, 1] image after this data's normalisation (LRP's zB bounds)."""
-        return input_range()
+        """Per-channel (low, high) of a [0, 1] image as the network sees it (after ``normalise``): the bounds of
+        LRP's zB rule at the input layer."""
+        return input_range(self.normalise)
+
+    def training_transform(self) -> v2.Compose:
+        """The augmentation of training images these settings describe."""
+        return train_transform(
+            self.crop_size,
+            self.scale_range,
+            color_jitter=self.color_jitter,
+            blur_p=self.blur_p,
+            blur_sigma=self.blur_sigma,
+            noise_p=self.noise_p,
+            noise_sigma=self.noise_sigma,
+            normalise=self.normalise,
+        )
+
+    def evaluation_transform(self) -> v2.Compose:
+        """Hold-out and val images: full resolution, normalised like the training images."""
+        return eval_transform(self.normalise)
 
     def check_crop_size(self, stride: int, network: str) -> None:
         """Refuse, before a run trains, a crop that is no multiple of the ``stride`` of the ``network`` it trains:
@@ -130,9 +174,8 @@ def build_training_data(config: DataConfig, regime_dir: Path | None = None) -> T
     chosen = {item.id for item in selected}
     unselected = [replace(item, mask=None) for item in pools.pixel if item.id not in chosen]
     image_level = list(pools.image_level) + (unselected if config.unselected_as_image_level else [])
-    augment = train_transform(config.crop_size, config.scale_range)
     return TrainingData(
-        train=SegmentationDataset(pixel + image_level, classes, augment),
+        train=SegmentationDataset(pixel + image_level, classes, config.training_transform()),
         sampler=MixedBatchSampler(
             len(pixel),
             len(image_level),
@@ -141,8 +184,8 @@ def build_training_data(config: DataConfig, regime_dir: Path | None = None) -> T
             seed=config.seed,
             epoch_length=config.epoch_length,
         ),
-        holdout=SegmentationDataset(holdout, classes, eval_transform()),
-        val=SegmentationDataset(pools.val, classes, eval_transform()),
+        holdout=SegmentationDataset(holdout, classes, config.evaluation_transform()),
+        val=SegmentationDataset(pools.val, classes, config.evaluation_transform()),
         pixel_ids=[item.id for item in pixel],
         holdout_ids=[item.id for item in holdout],
         regime_file=None

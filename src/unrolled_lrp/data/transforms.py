@@ -1,15 +1,15 @@
 """Joint image+mask augmentation (torchvision ``transforms.v2``) and full-resolution evaluation helpers.
 
 Transforms act on ``tv_tensors.Image`` (uint8 3×H×W) and ``tv_tensors.Mask`` (int64 H×W) together,
-so geometry stays aligned; colour jitter and normalisation touch the image only. Crops pad the
-mask with 255 (ignored) and the *normalised* image with 0, i.e. the mean colour, which also
-carries zero relevance into LRP.
+so geometry stays aligned; colour jitter, blur, noise and normalisation touch the image only. Crops pad
+the mask with 255 (ignored) and the *normalised* image with 0: the mean colour under ImageNet
+normalisation, black on raw [0, 1] inputs; either way it carries zero relevance into LRP.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torchvision import tv_tensors
@@ -24,13 +24,9 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 """Channel standard deviations matching :data:`IMAGENET_MEAN`."""
 
-
-def input_range(
-    mean: tuple[float, ...] = IMAGENET_MEAN, std: tuple[float, ...] = IMAGENET_STD
-) -> tuple[list[float], list[float]]:
-    """The per-channel range of a [0, 1] image after normalising with ``mean`` and ``std``: the bounds of LRP's
-    zB rule (``LRPConfig.low``, ``high``)."""
-    return [-m / s for m, s in zip(mean, std)], [(1 - m) / s for m, s in zip(mean, std)]
+Normalisation = Literal["imagenet", "none"]
+"""What the network sees: ``imagenet``, (x - mean) / std with :data:`IMAGENET_MEAN` / :data:`IMAGENET_STD` (what
+torchvision's ImageNet weights were trained on); ``none``, the raw [0, 1] pixels (the authors' released code)."""
 
 
 class RandomScale(v2.Transform):
@@ -53,14 +49,34 @@ class RandomScale(v2.Transform):
         return F.resize(inpt, size, interpolation=mode, antialias=True)
 
 
-def to_normalised() -> v2.Compose:
-    """uint8 image → float normalised with ImageNet statistics; mask → int64 unchanged."""
-    return v2.Compose(
-        [
-            v2.ToDtype({tv_tensors.Image: torch.float32, tv_tensors.Mask: torch.int64, "others": None}, scale=True),
-            v2.Normalize(IMAGENET_MEAN, IMAGENET_STD),
-        ]
+def input_range(normalise: Normalisation = "imagenet") -> tuple[list[float], list[float]]:
+    """Per-channel (low, high) of a [0, 1] image after ``normalise``: the bounds of LRP's zB rule at the input."""
+    if normalise == "none":
+        return [0.0] * 3, [1.0] * 3
+    return (
+        [-m / s for m, s in zip(IMAGENET_MEAN, IMAGENET_STD)],
+        [(1 - m) / s for m, s in zip(IMAGENET_MEAN, IMAGENET_STD)],
     )
+
+
+def _normalise(normalise: Normalisation) -> list[v2.Transform]:
+    """The normalisation step, if any, after the image is a float in [0, 1]."""
+    return [v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)] if normalise == "imagenet" else []
+
+
+def _to_float() -> v2.ToDtype:
+    """uint8 image → float in [0, 1]; mask → int64 unchanged."""
+    return v2.ToDtype({tv_tensors.Image: torch.float32, tv_tensors.Mask: torch.int64, "others": None}, scale=True)
+
+
+def to_normalised(normalise: Normalisation = "imagenet") -> v2.Compose:
+    """uint8 image → float, normalised as ``normalise`` says; mask → int64 unchanged."""
+    return v2.Compose([_to_float(), *_normalise(normalise)])
+
+
+def blur_kernel_size(max_sigma: float) -> int:
+    """The odd Gaussian kernel that holds ±3 standard deviations of the widest blur."""
+    return 2 * math.ceil(3 * max_sigma) + 1
 
 
 def train_transform(
@@ -68,22 +84,40 @@ def train_transform(
     scale_range: tuple[float, float] = (0.5, 2.0),
     flip_p: float = 0.5,
     color_jitter: tuple[float, float, float, float] = (0.3, 0.3, 0.3, 0.05),
+    *,
+    blur_p: float = 0.0,
+    blur_sigma: tuple[float, float] = (0.5, 2.5),
+    noise_p: float = 0.0,
+    noise_sigma: float = 0.02,
+    normalise: Normalisation = "imagenet",
 ) -> v2.Compose:
-    """Random scale, horizontal flip, colour jitter (brightness, contrast, saturation, hue), normalise, crop/pad."""
+    """Random scale, horizontal flip, colour jitter (brightness, contrast, saturation, hue), Gaussian blur (with
+    probability ``blur_p``, sigma drawn from ``blur_sigma`` pixels), Gaussian noise (probability ``noise_p``,
+    standard deviation ``noise_sigma`` on the [0, 1] scale, clipped to it), normalise, crop/pad.
+
+    Noise is added before the crop pads, so padding stays exactly 0 (no relevance). Blur and noise join the
+    pipeline only when their probability is positive: a transform that is off draws no random numbers, so the
+    augmentation of settings without them is unchanged.
+    """
+    blur = [v2.RandomApply([v2.GaussianBlur(blur_kernel_size(blur_sigma[1]), blur_sigma)], p=blur_p)]
+    noise = [v2.RandomApply([v2.GaussianNoise(sigma=noise_sigma, clip=True)], p=noise_p)]
     return v2.Compose(
         [
             RandomScale(scale_range),
             v2.RandomHorizontalFlip(flip_p),
             v2.ColorJitter(*color_jitter),
-            to_normalised(),
+            *(blur if blur_p > 0 else []),
+            _to_float(),
+            *(noise if noise_p > 0 else []),
+            *_normalise(normalise),
             v2.RandomCrop(crop_size, pad_if_needed=True, fill={tv_tensors.Image: 0.0, tv_tensors.Mask: IGNORE_INDEX}),
         ]
     )
 
 
-def eval_transform() -> v2.Compose:
+def eval_transform(normalise: Normalisation = "imagenet") -> v2.Compose:
     """Full resolution, normalised only; :func:`~unrolled_lrp.data.datasets.collate` pads to the model's stride."""
-    return to_normalised()
+    return to_normalised(normalise)
 
 
 def padded_size(height: int, width: int, stride: int) -> tuple[int, int]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import MISSING, asdict, dataclass, fields, is_dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -100,13 +100,21 @@ class RunDir:
             raise FileNotFoundError(f"{self.path}: no config.yaml there; is it a run directory written by ulrp?")
         return yaml.safe_load(self.config.read_text()) or {}
 
-    def check_resumable(self, config: dict[str, Any]) -> None:
-        """Refuse to resume with settings that change what the run computes: the result would match neither."""
+    def check_resumable(self, config: dict[str, Any], defaults: dict[str, Any] | None = None) -> None:
+        """Refuse to resume with settings that change what the run computes: the result would match neither.
+
+        A setting the saved run does not list, because it was added after the run started, counts as unchanged at
+        its default value (``defaults``, flattened like ``"data.normalise"``: :func:`setting_defaults`): the run
+        computed what the default computes.
+        """
         if not self.config.exists():
             return
-        saved, new = _flatten(self.saved_config()), _flatten(config)
+        saved, new, defaults = _flatten(self.saved_config()), _flatten(config), defaults or {}
+        added = {k for k in new.keys() - saved.keys() if k in defaults and new[k] == defaults[k]}
         changed = sorted(
-            k for k in saved.keys() | new.keys() if saved.get(k) != new.get(k) and k not in RESUMABLE_CHANGES
+            k
+            for k in saved.keys() | new.keys()
+            if saved.get(k) != new.get(k) and k not in RESUMABLE_CHANGES and k not in added
         )
         if changed:
             details = ", ".join(f"{k}: {saved.get(k)!r} -> {new.get(k)!r}" for k in changed)
@@ -115,14 +123,14 @@ class RunDir:
                 f"settings (--resume {self.path}), pass --overwrite true to start it anew, or choose another --out_dir"
             )
 
-    def prepare(self, config: dict[str, Any], *, overwrite: bool) -> None:
-        """Resume the run here (same settings) or start it afresh (``overwrite``, or nothing to resume); then
-        save ``config``."""
+    def prepare(self, config: dict[str, Any], *, overwrite: bool, defaults: dict[str, Any] | None = None) -> None:
+        """Resume the run here (same settings; ``defaults`` as in :meth:`check_resumable`) or start it afresh
+        (``overwrite``, or nothing to resume); then save ``config``."""
         if self.last.exists() or self.metrics.exists():
             if overwrite:
                 shutil.rmtree(self.path)
             else:
-                self.check_resumable(config)
+                self.check_resumable(config, defaults)
                 print(f"resuming the run in {self.path} (pass --overwrite true to start it anew)")
         self.path.mkdir(parents=True, exist_ok=True)
         self.config.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -144,3 +152,16 @@ def plain_config(**values: Any) -> dict[str, Any]:
     return json.loads(
         json.dumps({k: asdict(v) if hasattr(v, "__dataclass_fields__") else v for k, v in values.items()}, default=str)
     )
+
+
+def setting_defaults(**values: Any) -> dict[str, Any]:
+    """The default of every field of the dataclass settings among ``values``, flattened and as plain values like a
+    saved config (``{"data.normalise": "imagenet", ...}``)."""
+    defaults = {
+        f"{key}.{field.name}": field.default
+        for key, value in values.items()
+        if is_dataclass(value)
+        for field in fields(value)
+        if field.default is not MISSING
+    }
+    return json.loads(json.dumps(defaults, default=str))

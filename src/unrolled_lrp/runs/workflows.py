@@ -18,7 +18,6 @@ import torch
 from unrolled_lrp.data.check import require_valid_dataset
 from unrolled_lrp.data.datasets import SegmentationDataset
 from unrolled_lrp.data.pipeline import DataConfig, build_training_data
-from unrolled_lrp.data.transforms import eval_transform
 from unrolled_lrp.data.voc import load_voc
 from unrolled_lrp.evaluation import metrics_table
 from unrolled_lrp.evaluation.evaluate import evaluate
@@ -39,7 +38,7 @@ from unrolled_lrp.training.pretrain import ImageClassifier, pretrain_classifier
 from unrolled_lrp.training.trainer import TrainConfig
 from unrolled_lrp.training.trainer import train as train_loop
 
-from .rundir import RunDir, plain_config
+from .rundir import RunDir, plain_config, setting_defaults
 
 
 def _write_json(path: Path, result: dict) -> dict:
@@ -51,7 +50,7 @@ def _start(run: RunDir, *, overwrite: bool, device: str, **config: Any) -> Distr
     """Join the torchrun job if there is one; rank 0 prepares the run directory while the other ranks wait."""
     ranks = setup(device)
     if ranks.is_main:
-        run.prepare(plain_config(**config), overwrite=overwrite)
+        run.prepare(plain_config(**config), overwrite=overwrite, defaults=setting_defaults(**config))
     ranks.barrier()
     return ranks
 
@@ -114,8 +113,9 @@ def _resolved(lrp: LRPConfig, data: DataConfig) -> LRPConfig:
 def val_set(data: DataConfig) -> SegmentationDataset:
     """The dataset's val list at full resolution, without building training data (no regime, no sampler)."""
     classes = data.class_set()
-    require_valid_dataset(data.root, classes, use_aug=data.use_aug)
-    return SegmentationDataset(load_voc(data.root, classes, use_aug=data.use_aug).val, classes, eval_transform())
+    require_valid_dataset(data.root, classes, use_aug=data.use_aug, mask_folder=data.mask_folder)
+    pools = load_voc(data.root, classes, use_aug=data.use_aug, mask_folder=data.mask_folder)
+    return SegmentationDataset(pools.val, classes, data.evaluation_transform())
 
 
 def pretrain(

@@ -8,7 +8,7 @@ saves, every ``snapshot_every`` steps, what the figures show for the first ``k``
 
 * ``step``: int, updates done before the snapshot (0: the initial model).
 * ``ids``: list of the images' ids.
-* ``images``: list of ``(3, H, W)`` uint8 RGB images (de-normalised), at full resolution.
+* ``images``: list of ``(3, H, W)`` uint8 RGB images as stored (whatever the data normalisation), full resolution.
 * ``masks``: list of ``(H, W)`` uint8 ground-truth masks (255 = ignore kept).
 * ``labels``: list of ``(C,)`` bool image-level labels (background always set): the positive classes.
 * ``segmentations``: list of ``(H, W)`` uint8 argmax predictions.
@@ -25,7 +25,7 @@ import torch
 from torch import Tensor
 
 from unrolled_lrp.data.datasets import SegmentationDataset, collate
-from unrolled_lrp.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+from unrolled_lrp.data.voc import read_image
 from unrolled_lrp.models import SegmentationModel
 
 from .checkpoint import save_atomic
@@ -34,13 +34,6 @@ from .checkpoint import save_atomic
 def snapshot_path(folder: Path, step: int) -> Path:
     """Where in ``folder`` the snapshot after ``step`` updates lives (zero-padded, so names sort by step)."""
     return folder / f"step_{step:07d}.pt"
-
-
-def _to_uint8(image: Tensor) -> Tensor:
-    """Undo the ImageNet normalisation of the data pipeline: ``(3, H, W)`` float → uint8 RGB."""
-    mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
-    std = torch.tensor(IMAGENET_STD).view(3, 1, 1)
-    return (image.cpu() * std + mean).mul(255).round().clamp(0, 255).to(torch.uint8)
 
 
 def _predict(model: SegmentationModel, val: SegmentationDataset, step: int, num_images: int) -> dict | None:
@@ -58,7 +51,7 @@ def _predict(model: SegmentationModel, val: SegmentationDataset, step: int, num_
             return None
         logits = seg_logits[0, :, :height, :width].float().cpu()
         snapshot["ids"].append(batch.ids[0])
-        snapshot["images"].append(_to_uint8(batch.image[0, :, :height, :width]))
+        snapshot["images"].append(read_image(val.items[index].image).as_subclass(Tensor))  # the photo as stored
         snapshot["masks"].append(batch.mask[0, :height, :width].to(torch.uint8))
         snapshot["labels"].append(batch.labels[0].bool())
         snapshot["segmentations"].append(logits.argmax(0).to(torch.uint8))
