@@ -1,5 +1,7 @@
 """The parallel input pipeline: the same batches whatever the number of worker processes, from any step on."""
 
+import multiprocessing
+
 import pytest
 import torch
 
@@ -7,11 +9,15 @@ from unrolled_lrp.data import pipeline
 from unrolled_lrp.data.pipeline import DataConfig, build_training_data, training_batches
 
 
-def _batches(root, workers, steps):
-    data = build_training_data(
+def _data(root, workers):
+    return build_training_data(
         DataConfig(root=root, classes=root / "classes.yaml", num_pixel=6, batch_size=4, crop_size=32, workers=workers)
     )
-    return list(training_batches(data, seed=3, steps=steps))
+
+
+def _batches(root, workers, steps):
+    with training_batches(_data(root, workers), seed=3, steps=steps) as batches:
+        return list(batches)
 
 
 def test_batches_do_not_depend_on_the_number_of_workers_or_on_where_a_run_starts(tiny_voc):
@@ -21,6 +27,16 @@ def test_batches_do_not_depend_on_the_number_of_workers_or_on_where_a_run_starts
         assert expected.ids == batch.ids
         assert torch.equal(expected.image, batch.image) and torch.equal(expected.mask, batch.mask)
     assert not torch.equal(serial[0].image, serial[1].image)  # augmented differently at every step
+
+
+def test_the_workers_end_with_the_block_while_a_kept_traceback_holds_its_frame(tiny_voc):
+    # an uncaught exception keeps its traceback (sys.last_traceback) until the interpreter has waited for the workers
+    with pytest.raises(RuntimeError) as failure:
+        with training_batches(_data(tiny_voc, workers=2), seed=3, steps=range(8)) as batches:
+            next(batches)
+            assert len(multiprocessing.active_children()) == 2
+            raise RuntimeError("the training step failed")
+    assert failure.value.__traceback__ is not None and multiprocessing.active_children() == []
 
 
 def test_pixel_labelled_images_come_first_in_every_batch(tiny_voc):

@@ -20,7 +20,7 @@ from unrolled_lrp.runs import RunDir
 from unrolled_lrp.training.safety import Preempted, TrainingDiverged
 
 #: Errors that describe bad input (settings, files, data, models) or a diverged run; the console shows their
-#: message only.
+#: message only (any other exception with its type).
 USER_ERRORS = (ValueError, FileNotFoundError, DatasetError, UnsupportedLayerError, TrainingDiverged)
 
 COMMANDS: dict[str, Any] = {
@@ -93,19 +93,27 @@ def resume_command(args: list[str], stop: Preempted) -> str:
     return shlex.join(["ulrp", *args])
 
 
+def _error_line(error: Exception) -> str:
+    """The one line the console prints for ``error``: the message of bad input, the type too for anything else
+    (a failure inside a run, a bug), with where to find the traceback."""
+    if isinstance(error, USER_ERRORS):
+        return f"error: {error}"
+    return f"error: {type(error).__name__}: {error} (ULRP_DEBUG=1 shows the traceback)"
+
+
 def console() -> None:
-    """The ``ulrp`` console command: :func:`main`, with bad input reported as one ``error:`` message instead of a
-    traceback (set ``ULRP_DEBUG=1`` to see the traceback). A preempted run (SIGTERM, SIGINT) says how to resume
-    and exits with 128 + the signal number, as if the signal had ended it."""
+    """The ``ulrp`` console command: :func:`main`, with any exception reported as one ``error:`` line and exit
+    status 1 instead of a traceback (set ``ULRP_DEBUG=1`` to see the traceback). A preempted run (SIGTERM, SIGINT)
+    says how to resume and exits with 128 + the signal number, as if the signal had ended it."""
     try:
         status = main()
     except Preempted as stop:
         print(f"{stop}; to resume: {resume_command(sys.argv[1:], stop)}", file=sys.stderr)
         sys.exit(128 + stop.signum)
-    except USER_ERRORS as error:
+    except Exception as error:
         if os.environ.get("ULRP_DEBUG"):
             raise
-        sys.exit(f"error: {error}")
+        sys.exit(_error_line(error))
     sys.exit(status)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -191,14 +193,24 @@ def _leave_signals_to_the_trainer(worker_id: int) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
+def _iterate(loader: DataLoader[Batch]) -> Generator[Batch, None, None]:
+    """The loader's batches through a generator that holds its only iterator (and with it the workers, started at
+    the first batch): closing the generator drops that iterator, which shuts the workers down."""
+    yield from loader
+
+
+@contextmanager
 def training_batches(
     data: TrainingData, seed: int, steps: range, rank: int = 0, world_size: int = 1, pin_memory: bool = False
-) -> DataLoader[Batch]:
+) -> Iterator[Iterator[Batch]]:
     """Batches ``steps`` of this rank, built by ``data.workers`` processes two batches ahead of the trainer.
 
+    The workers end with the ``with`` block, however it ends. Left to garbage collection they would outlive an
+    exception: its traceback keeps the caller's frame, and with it the open loader, alive until the interpreter
+    exits, where ``multiprocessing`` then waits forever for workers that ignore SIGTERM (they leave it to the trainer).
     ``pin_memory`` (for CUDA) lets the host-to-GPU copy of a batch overlap the step before it.
     """
-    return DataLoader(
+    loader = DataLoader(
         StepBatches(data.train, data.sampler, seed, rank, world_size),
         sampler=steps,
         batch_size=None,
@@ -207,3 +219,8 @@ def training_batches(
         prefetch_factor=2 if data.workers else None,
         worker_init_fn=_leave_signals_to_the_trainer if data.workers else None,
     )
+    batches = _iterate(loader)
+    try:
+        yield batches
+    finally:
+        batches.close()

@@ -211,13 +211,15 @@ def train(
     progress = _resume(model, optimizer, run.last, ranks.device)
     network = _network(model, ranks, config.compile)
     steps = range(progress.step, config.steps)
-    loader = training_batches(
-        data, config.seed, steps, ranks.rank, ranks.world_size, pin_memory=ranks.device.type == "cuda"
-    )
-    bar = tqdm(steps, initial=progress.step, total=config.steps, desc="train", disable=not ranks.is_main)
     pace = Pace()
-    with RunLog(run.log, run.tensorboard, progress.step, enabled=ranks.is_main) as log, stop_requests() as stop:
-        batches = iter(loader)
+    with (
+        RunLog(run.log, run.tensorboard, progress.step, enabled=ranks.is_main) as log,
+        stop_requests() as stop,
+        training_batches(
+            data, config.seed, steps, ranks.rank, ranks.world_size, pin_memory=ranks.device.type == "cuda"
+        ) as batches,
+        tqdm(steps, initial=progress.step, total=config.steps, desc="train", disable=not ranks.is_main) as bar,
+    ):
         for step in bar:
             if ranks.is_main:
                 maybe_snapshot(model, data.val, step, run.snapshots, config.snapshot_every, config.snapshot_images)
