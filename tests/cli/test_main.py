@@ -26,7 +26,7 @@ def test_help_documents_every_option(capsys):
         "--checkpoint",
         "--weights",
         "--classes",
-        "--rule",
+        "--composite",
         "--epsilon",
         "--size",
         "--top_k",
@@ -39,8 +39,8 @@ def test_unreadable_image_and_bad_rule_give_clear_errors(tmp_path):
     broken.write_bytes(b"not an image")
     with pytest.raises(SystemExit, match=r"cannot read image .*broken\.jpg"):
         main(["explain", "--images", f"[{broken}]", "--out_dir", str(tmp_path)])
-    with pytest.raises(ValueError, match="rule must be 'zero' or 'epsilon'"):
-        main(["explain", "--images", f"[{broken}]", "--rule", "alpha"])
+    with pytest.raises(SystemExit):  # jsonargparse lists the composites and exits with status 2
+        main(["explain", "--images", f"[{broken}]", "--composite", "alpha"])
 
 
 def test_console_reports_bad_input_as_one_error_line_and_debug_shows_the_traceback(tmp_path, monkeypatch):

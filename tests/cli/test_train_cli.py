@@ -161,7 +161,7 @@ def test_a_log_row_after_the_checkpoint_is_dropped_on_resume(tiny_voc, trained, 
         ),
         (["eval"], ["--data.root", "--run_dir", "--device"]),
         (["demo"], ["--out_dir", "--num_pixel", "--pretrain_steps", "--steps", "--lr", "--models", "--image_size"]),
-        (["explain"], ["--images", "--checkpoint", "--classes", "--rule", "--top_k"]),
+        (["explain"], ["--images", "--checkpoint", "--classes", "--composite", "--top_k"]),
         (
             ["data", "synth"],
             ["--root", "--num_pixel_train", "--num_val", "--num_image_level", "--image_size", "--classes"],

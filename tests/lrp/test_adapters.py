@@ -58,15 +58,25 @@ def test_a_family_cannot_be_registered_twice():
 
 
 def test_lrp_config_validates_its_options():
-    with pytest.raises(ValueError, match="relu6 must be 'gradient' or 'ratio', got 'clip'"):
+    with pytest.raises(ValueError, match="relu6 must be 'auto' or 'gradient' or 'ratio', got 'clip'"):
         LRPConfig(relu6="clip")
     with pytest.raises(ValueError, match="class_chunk_size must be a positive integer"):
         LRPConfig(class_chunk_size=0)
-    with pytest.raises(ValueError, match="epsilon > 0"):
-        LRPConfig(rule="epsilon", epsilon=0.0)
-    assert unroll(random_classifier("resnet18"), LRPConfig(rule="epsilon"), epsilon=0.5).config == LRPConfig(
-        rule="epsilon", epsilon=0.5
+    with pytest.raises(ValueError, match="epsilon must be > 0"):
+        LRPConfig(composite="epsilon", epsilon=0.0)
+    with pytest.raises(ValueError, match="alpha - beta = 1"):
+        LRPConfig(alpha=3.0, beta=1.0)
+    with pytest.raises(ValueError, match="low < high in every channel"):
+        LRPConfig(low=[0.0, 1.0, 0.0], high=1.0)
+    with pytest.raises(ValueError, match="set both zB bounds"):
+        LRPConfig(low=0.0)
+    with pytest.raises(ValueError, match=r"rules\['conv'\] must be"):
+        LRPConfig(rules={"conv": "gama"})
+    assert unroll(random_classifier("resnet18"), LRPConfig(composite="epsilon"), epsilon=0.5).config == LRPConfig(
+        composite="epsilon", epsilon=0.5
     )
+    assert LRPConfig(low=0.0, high=1.0).with_input_range([-2.0], [2.0]) == LRPConfig(low=0.0, high=1.0)
+    assert LRPConfig().with_input_range([-2.0], [2.0]) == LRPConfig(low=[-2.0], high=[2.0])
 
 
 def test_unrolled_sequential_with_relu6_and_depthwise_convolution_equals_input_x_gradient():

@@ -55,7 +55,7 @@ def test_dropout_masks_are_tied_in_train_mode():
 def test_epsilon_rule_equals_zennit(arch, epsilon):
     classifier = random_classifier(arch, num_classes=3, bn_eps=0.0)
     x = torch.randn(2, 3, 48, 40, dtype=torch.float64)
-    ours = unroll(classifier, rule="epsilon", epsilon=epsilon)(x).heatmaps
+    ours = unroll(classifier, composite="epsilon", epsilon=epsilon)(x).heatmaps
     assert relative_error(ours, zennit_heatmaps(classifier, x, epsilon)) < 1e-11
 
 
@@ -71,8 +71,9 @@ def test_epsilon_rule_differs_from_lrp0_and_converges_to_it():
     classifier = random_classifier("resnet18", num_classes=3)
     x = torch.randn(1, 3, 32, 32, dtype=torch.float64)
     exact = unroll(classifier)(x).heatmaps
-    assert relative_error(unroll(classifier, rule="epsilon", epsilon=1.0)(x).heatmaps, exact) > 1e-2
+    assert relative_error(unroll(classifier, composite="epsilon", epsilon=1.0)(x).heatmaps, exact) > 1e-2
     errors = [
-        relative_error(unroll(classifier, rule="epsilon", epsilon=e)(x).heatmaps, exact) for e in (1e-4, 1e-8, 1e-12)
+        relative_error(unroll(classifier, composite="epsilon", epsilon=e)(x).heatmaps, exact)
+        for e in (1e-4, 1e-8, 1e-12)
     ]
     assert errors[0] > errors[1] > errors[2] and errors[2] < 1e-7

@@ -43,7 +43,7 @@ def test_parameter_gradients_equal_double_backprop(arch):
 def _heatmap_loss_gradient_of_biases(rule):
     classifier = random_classifier("resnet18", num_classes=3)
     x, target, _ = batch(3, 32, 32)
-    out = unroll(classifier, rule=rule, epsilon=0.01)(x)
+    out = unroll(classifier, composite=rule, epsilon=0.01)(x)
     biases = [m.bias for m in classifier.modules() if isinstance(m, torch.nn.BatchNorm2d)]
     loss = F.cross_entropy(out.heatmaps, target, ignore_index=255)
     grads = torch.autograd.grad(loss, biases, allow_unused=True)  # None: not even in the graph

@@ -88,7 +88,7 @@ def test_epsilon_rule_converges_to_lrp0_in_both_modes(relu6):
     x = saturating_input(classifier, 1, 3, 32, 32)
     exact = unroll(classifier, relu6=relu6)(x).heatmaps
     errors = [
-        relative_error(unroll(classifier, rule="epsilon", epsilon=e, relu6=relu6)(x).heatmaps, exact)
+        relative_error(unroll(classifier, composite="epsilon", epsilon=e, relu6=relu6)(x).heatmaps, exact)
         for e in (1e-2, 1e-6, 1e-10)
     ]
     assert errors[0] > errors[1] > errors[2] and errors[2] < 1e-6

@@ -202,10 +202,10 @@ def test_attention_block_and_overridden_forward_are_rejected():
 def test_invalid_arguments_give_clear_errors():
     classifier = random_classifier("resnet18", num_classes=3)
     x = torch.randn(2, 3, 32, 32, dtype=torch.float64)
-    with pytest.raises(ValueError, match="rule must be"):
-        unroll(classifier, rule="alpha-beta")
-    with pytest.raises(ValueError, match="use rule='zero'"):
-        unroll(classifier, rule="epsilon", activations="relu")
+    with pytest.raises(ValueError, match="composite must be"):
+        unroll(classifier, composite="alpha-beta")
+    with pytest.raises(ValueError, match="use composite='zero'"):
+        unroll(classifier, composite="epsilon", activations="relu")
     with pytest.raises(ValueError, match="heatmap_mask must be a bool tensor of shape"):
         unroll(classifier)(x, heatmap_mask=torch.tensor([1, 0]))
     with pytest.raises(IndexError, match=r"classes must lie in \[0, 3\)"):

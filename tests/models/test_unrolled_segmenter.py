@@ -35,15 +35,16 @@ def test_invalid_heatmap_scale_is_rejected(scale):
         build_model("unrolled_lrp", random_classifier("resnet18", num_classes=3), 3, heatmap_scale=scale)
 
 
-def test_lrp_options_reach_the_unrolled_model_whole_from_flat_model_args():
-    """``model_args`` of a run (e.g. ``{"relu6": "ratio"}``) become one LRPConfig."""
+def test_lrp_options_reach_the_unrolled_model_whole():
+    """A run's ``lrp`` settings reach the unrolled model as one LRPConfig; WS-AE keeps them but its activations."""
     classifier = random_classifier("mobilenet_v2@0.25", num_classes=3)
     x = 3 * torch.randn(2, 3, 32, 32, dtype=torch.float64)
-    model = build_model("unrolled_lrp", classifier, 3, heatmap_scale=1.0, relu6="ratio", class_chunk_size=2)
+    lrp = LRPConfig(relu6="ratio", class_chunk_size=2)
+    model = build_model("unrolled_lrp", classifier, 3, heatmap_scale=1.0, lrp=lrp)
     assert model.unrolled.config == LRPConfig(relu6="ratio", class_chunk_size=2)
     out = model(x)
     assert torch.equal(out.class_logits, classifier(x))
     assert torch.allclose(out.seg_logits, input_x_gradient(with_ratio_relu6(classifier), x), rtol=1e-10, atol=1e-14)
-    assert build_model("ws_ae", classifier, 3, relu6="ratio").unrolled.config == LRPConfig(
-        activations="relu", relu6="ratio"
+    assert build_model("ws_ae", classifier, 3, lrp=lrp).unrolled.config == LRPConfig(
+        activations="relu", relu6="ratio", class_chunk_size=2
     )

@@ -4,14 +4,16 @@ a trained run, or the 1000 ImageNet classes of torchvision's weights)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import torch
 from torchvision.transforms.v2 import functional as TF
 
 from unrolled_lrp.data.classes import VOC_CLASSES, ClassSet
-from unrolled_lrp.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+from unrolled_lrp.data.transforms import IMAGENET_MEAN, IMAGENET_STD, input_range
 from unrolled_lrp.data.voc import read_image
 from unrolled_lrp.lrp import LRPConfig, unroll
+from unrolled_lrp.lrp.config import CompositeName
 from unrolled_lrp.models import build_classifier, imagenet_categories
 from unrolled_lrp.models.classifiers import is_weights_name
 from unrolled_lrp.visualisation import save_explanation, save_top_classes
@@ -33,9 +35,9 @@ def explain(
     checkpoint: Path | None = None,
     weights: str | None = None,
     classes: Path | None = None,
-    rule: str = "zero",
+    composite: CompositeName = "zero",
     epsilon: float = 1e-6,
-    relu6: str = "gradient",
+    relu6: Literal["auto", "gradient", "ratio"] = "auto",
     class_chunk_size: int | None = 50,
     size: int | None = None,
     top_k: int = 4,
@@ -56,9 +58,10 @@ def explain(
             offline weights package), or the path of a state-dict file of your own.
         classes: YAML file with the class list (``classes: [background, ...]``); default: the 21 VOC classes, or
             the 1000 ImageNet classes with ImageNet weights.
-        rule: "zero" (LRP-0, exact) or "epsilon" (LRP-epsilon).
-        epsilon: stabiliser of LRP-epsilon.
-        relu6: ReLU6 rule (MobileNetV2): "gradient" (heatmaps = input x gradient) or "ratio" (relu6(z)/z).
+        composite: the LRP rule of every layer (see ``LRPConfig.composite``): "zero" (LRP-0, exact), "epsilon",
+            "epsilon_plus", "epsilon_plus_flat", "epsilon_gamma_box" or "epsilon_alpha2_beta1_flat".
+        epsilon: the epsilon of LRP-epsilon.
+        relu6: ReLU6 rule (MobileNetV2): "gradient" (heatmaps = input x gradient), "ratio" (relu6(z)/z) or "auto".
         class_chunk_size: decode at most this many classes at once (bounds memory; same heatmaps).
         size: resize the shorter image side to this many pixels (default: keep the size; 224 for ImageNet).
         top_k: number of highest-scoring classes whose heatmaps are shown.
@@ -67,7 +70,8 @@ def explain(
     imagenet = classes is None and weights is not None and is_weights_name(arch, weights)
     names = imagenet_categories(arch) if imagenet else _class_set(classes).names
     classifier = build_classifier(arch, len(names), weights=weights, checkpoint=checkpoint)
-    lrp = LRPConfig(rule=rule, epsilon=epsilon, relu6=relu6, class_chunk_size=class_chunk_size)
+    lrp = LRPConfig(composite=composite, epsilon=epsilon, relu6=relu6, class_chunk_size=class_chunk_size)
+    lrp = lrp.with_input_range(*input_range())
     model = unroll(classifier.eval(), lrp).to(device)
     written = []
     for path in images:

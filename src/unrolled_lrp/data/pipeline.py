@@ -17,7 +17,7 @@ from .classes import VOC, ClassSet
 from .datasets import Batch, SegmentationDataset, collate
 from .regimes import select_regime, write_regime
 from .sampler import MixedBatchSampler
-from .transforms import eval_transform, train_transform
+from .transforms import eval_transform, input_range, train_transform
 from .voc import MASK_FOLDER, VocItem, VocPools, load_voc, split_holdout
 
 
@@ -68,6 +68,10 @@ class DataConfig:
     def __post_init__(self) -> None:
         if self.workers is not None and self.workers < 0:
             raise ValueError(f"data.workers must be 0 or more (None: one per spare CPU core), got {self.workers}")
+
+    def input_range(self) -> tuple[list[float], list[float]]:
+        """The per-channel range of a [0, 1] image after this data's normalisation (LRP's zB bounds)."""
+        return input_range()
 
     def check_crop_size(self, stride: int, network: str) -> None:
         """Refuse, before a run trains, a crop that is no multiple of the ``stride`` of the ``network`` it trains:

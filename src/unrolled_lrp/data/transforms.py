@@ -25,6 +25,14 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 """Channel standard deviations matching :data:`IMAGENET_MEAN`."""
 
 
+def input_range(
+    mean: tuple[float, ...] = IMAGENET_MEAN, std: tuple[float, ...] = IMAGENET_STD
+) -> tuple[list[float], list[float]]:
+    """The per-channel range of a [0, 1] image after normalising with ``mean`` and ``std``: the bounds of LRP's
+    zB rule (``LRPConfig.low``, ``high``)."""
+    return [-m / s for m, s in zip(mean, std)], [(1 - m) / s for m, s in zip(mean, std)]
+
+
 class RandomScale(v2.Transform):
     """Resize by a random factor of the input's own size (``v2.RandomResize`` targets absolute sizes)."""
 

@@ -14,25 +14,51 @@ from unrolled_lrp.lrp.adapters import (
     register_block,
     supported_families,
 )
+from unrolled_lrp.lrp.composites import PRESETS
 from unrolled_lrp.lrp.config import LRPConfig
-from unrolled_lrp.lrp.gating import EpsilonGating, Gating, HeavisideGating, ReLUGating, make_gating
 from unrolled_lrp.lrp.plan import build_plan
+from unrolled_lrp.lrp.rules import (
+    Activation,
+    AlphaBeta,
+    DecoderReLU,
+    Epsilon,
+    Flat,
+    Gamma,
+    GateRule,
+    InputRule,
+    ModifiedWeightRule,
+    Rule,
+    WSquare,
+    ZBox,
+    Zero,
+    ZPlus,
+)
 from unrolled_lrp.lrp.unrolled import UnrolledLRP, UnrolledOutput, unroll
 
 __all__ = [
     "Adapter",
-    "EpsilonGating",
-    "Gating",
-    "HeavisideGating",
+    "Activation",
+    "AlphaBeta",
+    "DecoderReLU",
+    "Epsilon",
+    "Flat",
+    "Gamma",
+    "GateRule",
+    "InputRule",
     "LRPConfig",
-    "ReLUGating",
+    "ModifiedWeightRule",
+    "PRESETS",
+    "Rule",
+    "WSquare",
+    "ZBox",
+    "ZPlus",
+    "Zero",
     "Stage",
     "UnrolledLRP",
     "UnrolledOutput",
     "UnsupportedLayerError",
     "adapter_for",
     "build_plan",
-    "make_gating",
     "register_adapter",
     "register_block",
     "supported_families",

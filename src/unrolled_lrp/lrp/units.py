@@ -1,24 +1,30 @@
 """Encoder-decoder units of an unrolled classifier (paper, Fig. 1).
 
 Each unit wraps modules of the classifier itself, never copies: ``encode`` runs the classifier's
-forward step and records what the decoder needs (gates, max-pool switches, BatchNorm scales);
-``decode`` is the tied transposed step. Decoder signals carry a class axis: ``(B, K, ...)`` for K
+forward step and records what the decoder needs (gates, max-pool switches, BatchNorm scales, a rule's
+denominators); ``decode`` is the tied transposed step. Decoder signals carry a class axis: ``(B, K, ...)`` for K
 classes, while records have one entry per image and broadcast over K.
 
 A decoder signal ``g`` at a unit's output ``a`` stands for the relevance ``R = a * g``; ``decode``
-returns the signal at the unit's input.
+returns the signal at the unit's input. Which LRP rule a unit's linear map follows is chosen once, when the plan
+is built: ``bind`` takes it from a composite (:mod:`unrolled_lrp.lrp.composites`), walking the units in forward
+order, and reports whether the unit's output can be negative, which the next unit's rule needs to know.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from unrolled_lrp.lrp.gating import Gating, activate
+from unrolled_lrp.lrp.affine import AffineMap, batchnorm_affine
+from unrolled_lrp.lrp.rules import IDENTITY, Activation, GateRule, Rule, Zero, per_class
+
+if TYPE_CHECKING:
+    from unrolled_lrp.lrp.composites import Binder
 
 Record = Any
 
@@ -29,11 +35,11 @@ class Unit(ABC):
     path: str
 
     @abstractmethod
-    def encode(self, a: Tensor, gating: Gating) -> tuple[Tensor, Record]:
+    def encode(self, a: Tensor) -> tuple[Tensor, Record]:
         """Run the classifier's step on ``a``; return its output and the decoder's record."""
 
     @abstractmethod
-    def decode(self, g: Tensor, record: Record, gating: Gating) -> Tensor:
+    def decode(self, g: Tensor, record: Record) -> Tensor:
         """Tied transposed step: the signal at the unit's output becomes the signal at its input."""
 
     @abstractmethod
@@ -44,14 +50,15 @@ class Unit(ABC):
     def describe(self) -> list[str]:
         """Lines showing encoder step and tied decoder step, for printing the architecture."""
 
+    def bind(self, binder: Binder, signed_input: bool) -> bool:
+        """Take this unit's rules from ``binder``; ``signed_input``: whether its input can be negative. Returns
+        whether its output can be. Units without a linear map of their own keep the sign of their input."""
+        return signed_input
 
-def _per_image(t: Tensor | None, index: Tensor) -> Tensor | None:
-    return None if t is None else t[index]
-
-
-def _class_axis(t: Tensor | None) -> Tensor | None:
-    """Insert the class axis after the batch axis so a per-image record broadcasts over classes."""
-    return None if t is None else t.unsqueeze(1)
+    def input_relevance(self, g: Tensor, record: Record, x: Tensor) -> Tensor:
+        """The relevance at this unit's input ``x``, summed over channels, for the first unit of a plan: the
+        input times the decoded signal (the paper's final multiplication), unless an input-layer rule says other."""
+        return torch.einsum("bkc...,bc...->bk...", self.decode(g, record), x)
 
 
 def _activation_name(activation: str | None) -> str:
@@ -62,100 +69,98 @@ def _tied_activation(activation: str | None) -> str:
     return "" if activation is None else "tied activation + "
 
 
-def batchnorm_scale(bn: nn.BatchNorm2d | nn.BatchNorm1d, pre_bn: Tensor) -> Tensor:
-    """Per-channel slope of the affine map BatchNorm applied in this forward pass.
-
-    Batch statistics are used exactly when the forward used them (training mode or no running
-    statistics); they are detached, i.e. treated as the constants of that affine map. Running
-    statistics are only read, never updated here.
-    """
-    dtype = torch.promote_types(pre_bn.dtype, torch.float32)  # half precision statistics are too coarse
-    if bn.training or bn.running_var is None:
-        dims = [0] + list(range(2, pre_bn.dim()))
-        var = pre_bn.detach().to(dtype).var(dim=dims, unbiased=False)
-    else:
-        var = bn.running_var.to(dtype)
-    scale = torch.rsqrt(var + bn.eps)
-    if bn.weight is not None:
-        scale = bn.weight * scale
-    return scale.to(pre_bn.dtype)
-
-
 class AffineRecord(NamedTuple):
-    gate: Tensor | None
+    rule: Record
     scale: Tensor | None
     in_size: tuple[int, ...]
 
 
-class ConvUnit(Unit):
-    """``Conv2d -> [BatchNorm2d] -> [ReLU]``; decoded by the transposed convolution with the same weight."""
+class AffineUnit(Unit):
+    """``Conv2d -> [BatchNorm2d] -> [activation]`` or ``Linear -> [activation]``, decoded by its rule through the
+    same weight (the transposed convolution, the transposed matrix). For the output layer, decoding the one-hot
+    class selector gives the class-specific bottleneck of the paper: the class's row of the output weights.
 
-    def __init__(self, conv: nn.Conv2d, bn: nn.BatchNorm2d | None, activation: str | None, path: str) -> None:
-        self.conv, self.bn, self.activation, self.path = conv, bn, activation, path
+    ``decoder``: None (tied: the classifier's own weight) or the untied decoder's weights and this layer's key in
+    them, read at every call.
+    """
 
-    def encode(self, a: Tensor, gating: Gating) -> tuple[Tensor, AffineRecord]:
-        c = self.conv(a)
+    kind: str  # "conv" or "linear": what a composite maps to a rule
+
+    def __init__(self, module: nn.Conv2d | nn.Linear, bn: nn.BatchNorm2d | None, activation: str | None, path: str):
+        self.module, self.bn, self.activation, self.path = module, bn, activation, path
+        self.rule: Rule = Zero()
+        self.act = Activation(activation)
+        self.signed_input = True
+        self.decoder: tuple[nn.ParameterDict, str] | None = None
+
+    def bind(self, binder: Binder, signed_input: bool) -> bool:
+        self.rule, self.act, self.signed_input = (
+            binder.affine_rule(self),
+            binder.activation(self.activation),
+            signed_input,
+        )
+        return self.act.signed
+
+    def _map(self, scale: Tensor | None, shift: Tensor | None, in_size: tuple[int, ...]) -> AffineMap:
+        decoder_weight = None if self.decoder is None else self.decoder[0][self.decoder[1]]
+        return AffineMap(self.module, scale, shift, in_size, decoder_weight)
+
+    def encode(self, a: Tensor) -> tuple[Tensor, AffineRecord]:
+        c = self.module(a)
+        scale, shift = batchnorm_affine(self.bn, c) if self.bn is not None else (None, None)
         z = self.bn(c) if self.bn is not None else c
-        scale = batchnorm_scale(self.bn, c) if self.bn is not None else None
-        return activate(z, self.activation), AffineRecord(gating.gate(z, self.activation), scale, tuple(a.shape[-2:]))
+        in_size = tuple(a.shape[1:])
+        record = self.rule.encode(self._map(scale, shift, in_size), a, z, self.act, self.signed_input)
+        return self.act(z), AffineRecord(record, scale, in_size)
 
-    def decode(self, g: Tensor, record: AffineRecord, gating: Gating) -> Tensor:
-        q = gating.apply(g, _class_axis(record.gate), self.activation)
-        conv = self.conv
-        weight = conv.weight
-        if record.scale is not None:  # the BatchNorm slope, folded into the (small) weight, not the signal
-            weight = weight * record.scale.view(-1, 1, 1, 1)
-        out_size = q.shape[-2:]
-        padding = cast(tuple[int, ...], conv.padding)  # numbers: checked when the plan was built
-        output_padding = tuple(
-            i - ((o - 1) * s - 2 * p + d * (k - 1) + 1)
-            for i, o, s, p, d, k in zip(record.in_size, out_size, conv.stride, padding, conv.dilation, conv.kernel_size)
-        )
-        flat = F.conv_transpose2d(
-            q.flatten(0, 1), weight, None, conv.stride, padding, output_padding, conv.groups, conv.dilation
-        )
-        return flat.unflatten(0, q.shape[:2])
+    def decode(self, g: Tensor, record: AffineRecord) -> Tensor:
+        return self.rule.decode(self._map(record.scale, None, record.in_size), g, record.rule, self.act)
+
+    def input_relevance(self, g: Tensor, record: AffineRecord, x: Tensor) -> Tensor:
+        layer = self._map(record.scale, None, record.in_size)
+        return self.rule.input_relevance(layer, g, record.rule, self.act, x)
 
     def select(self, record: AffineRecord, index: Tensor) -> AffineRecord:
-        return record._replace(gate=_per_image(record.gate, index))
+        return record._replace(rule=self.rule.select(record.rule, index))
+
+    def _decoder_name(self) -> str:
+        return "tied" if self.decoder is None else "untied"
+
+
+class ConvUnit(AffineUnit):
+    """``Conv2d -> [BatchNorm2d] -> [ReLU]``; decoded by the transposed convolution with the same weight."""
+
+    kind = "conv"
+    module: nn.Conv2d
 
     def describe(self) -> list[str]:
-        c = self.conv
+        c = self.module
         enc = f"{self.path}: Conv2d {c.in_channels}->{c.out_channels} k{c.kernel_size} s{c.stride}"
         enc += " + BatchNorm" if self.bn is not None else ""
         enc += _activation_name(self.activation)
-        dec = f"tied ConvTranspose2d {c.out_channels}->{c.in_channels}" + (
-            f" groups={c.groups}" if c.groups > 1 else ""
-        )
-        return [f"{enc:<70} | {_tied_activation(self.activation)}{dec}"]
+        dec = f"{self._decoder_name()} ConvTranspose2d {c.out_channels}->{c.in_channels}"
+        dec += f" groups={c.groups}" if c.groups > 1 else ""
+        return [f"{enc:<70} | {_tied_activation(self.activation)}{dec}, {self.rule.describe()}"]
 
 
-class LinearUnit(Unit):
-    """``Linear -> [ReLU]``; decoded by multiplication with the same weight matrix.
+class LinearUnit(AffineUnit):
+    """``Linear -> [ReLU]``; decoded by multiplication with the same weight matrix."""
 
-    For the output layer, decoding the one-hot class selector gives the class-specific
-    bottleneck of the paper: the class's row of the output weights.
-    """
+    kind = "linear"
+    module: nn.Linear
 
     def __init__(self, linear: nn.Linear, activation: str | None, path: str) -> None:
-        self.linear, self.activation, self.path = linear, activation, path
+        super().__init__(linear, None, activation, path)
 
-    def encode(self, a: Tensor, gating: Gating) -> tuple[Tensor, AffineRecord]:
-        z = self.linear(a)
-        return activate(z, self.activation), AffineRecord(gating.gate(z, self.activation), None, tuple(a.shape[1:]))
-
-    def decode(self, g: Tensor, record: AffineRecord, gating: Gating) -> Tensor:
-        q = gating.apply(g, _class_axis(record.gate), self.activation)
-        return q @ self.linear.weight
-
-    def select(self, record: AffineRecord, index: Tensor) -> AffineRecord:
-        return record._replace(gate=_per_image(record.gate, index))
+    @property
+    def linear(self) -> nn.Linear:
+        return self.module
 
     def describe(self) -> list[str]:
-        lin = self.linear
+        lin = self.module
         enc = f"{self.path}: Linear {lin.in_features}->{lin.out_features}" + _activation_name(self.activation)
-        dec = f"{_tied_activation(self.activation)}tied Linear^T {lin.out_features}->{lin.in_features}"
-        return [f"{enc:<70} | {dec}"]
+        dec = f"{self._decoder_name()} Linear^T {lin.out_features}->{lin.in_features}"
+        return [f"{enc:<70} | {_tied_activation(self.activation)}{dec}, {self.rule.describe()}"]
 
 
 class PoolRecord(NamedTuple):
@@ -173,14 +178,14 @@ class MaxPoolUnit(Unit):
     def __init__(self, pool: nn.MaxPool2d, path: str) -> None:
         self.pool, self.path = pool, path
 
-    def encode(self, a: Tensor, gating: Gating) -> tuple[Tensor, PoolRecord]:
+    def encode(self, a: Tensor) -> tuple[Tensor, PoolRecord]:
         p = self.pool
         out, indices = F.max_pool2d(
             a, p.kernel_size, p.stride, p.padding, p.dilation, ceil_mode=p.ceil_mode, return_indices=True
         )
         return out, PoolRecord(indices, tuple(a.shape[-2:]))
 
-    def decode(self, g: Tensor, record: PoolRecord, gating: Gating) -> Tensor:
+    def decode(self, g: Tensor, record: PoolRecord) -> Tensor:
         b, k, c = g.shape[:3]
         h, w = record.in_size
         index = record.indices.flatten(2).unsqueeze(1).expand(b, k, c, -1)
@@ -204,50 +209,58 @@ def adaptive_pool_matrix(in_size: int, out_size: int, like: Tensor) -> Tensor:
     return matrix
 
 
+class GateRecord(NamedTuple):
+    gate: Tensor | None
+    in_size: tuple[int, ...]
+
+
 class AdaptiveAvgPoolUnit(Unit):
-    """``AdaptiveAvgPool2d`` (global average pooling for ResNets): a linear map, decoded by its transpose."""
+    """``AdaptiveAvgPool2d`` (global average pooling for ResNets): a linear map, decoded by its transpose through
+    a gate rule (LRP-0, or zennit's Norm in the presets)."""
 
     def __init__(self, pool: nn.AdaptiveAvgPool2d, path: str) -> None:
         self.pool, self.path = pool, path
+        self.rule: GateRule = Zero()
 
-    def encode(self, a: Tensor, gating: Gating) -> tuple[Tensor, AffineRecord]:
+    def bind(self, binder: Binder, signed_input: bool) -> bool:
+        self.rule = binder.gate_rule(self.path, "pool")
+        return signed_input
+
+    def encode(self, a: Tensor) -> tuple[Tensor, GateRecord]:
         out = self.pool(a)
-        return out, AffineRecord(gating.gate(out, None), None, tuple(a.shape[-2:]))
+        return out, GateRecord(self.rule.gate(out, IDENTITY), tuple(a.shape[-2:]))
 
-    def decode(self, g: Tensor, record: AffineRecord, gating: Gating) -> Tensor:
-        q = gating.apply(g, _class_axis(record.gate), None)
+    def decode(self, g: Tensor, record: GateRecord) -> Tensor:
+        q = self.rule.apply(g, None if record.gate is None else per_class(record.gate), IDENTITY)
         (h, w), (oh, ow) = record.in_size, q.shape[-2:]
         return torch.einsum("bkcij,ih,jw->bkchw", q, adaptive_pool_matrix(h, oh, q), adaptive_pool_matrix(w, ow, q))
 
-    def select(self, record: AffineRecord, index: Tensor) -> AffineRecord:
-        return record._replace(gate=_per_image(record.gate, index))
+    def select(self, record: GateRecord, index: Tensor) -> GateRecord:
+        return record._replace(gate=self.rule.select(record.gate, index))
 
     def describe(self) -> list[str]:
-        return [f"{f'{self.path}: AdaptiveAvgPool2d {self.pool.output_size}':<70} | tied up-sampling (spread)"]
+        encoder = f"{self.path}: AdaptiveAvgPool2d {self.pool.output_size}"
+        return [f"{encoder:<70} | tied up-sampling, {self.rule.describe()}"]
 
 
 class DropoutUnit(Unit):
-    """``Dropout``: in training an element-wise linear map whose mask the decoder reuses."""
+    """``Dropout``: in training an element-wise linear map whose mask the decoder reuses; relevance passes it
+    unchanged (``R_in = a_in * mask * g = R_out``)."""
 
     def __init__(self, dropout: nn.Dropout, path: str) -> None:
         self.dropout, self.path = dropout, path
 
-    def encode(self, a: Tensor, gating: Gating) -> tuple[Tensor, AffineRecord | None]:
+    def encode(self, a: Tensor) -> tuple[Tensor, Tensor | None]:
         if not self.dropout.training or self.dropout.p == 0:
             return a, None
         mask = F.dropout(torch.ones_like(a), self.dropout.p, training=True)
-        out = a * mask
-        return out, AffineRecord(gating.gate(out, None), mask, ())
+        return a * mask, mask
 
-    def decode(self, g: Tensor, record: AffineRecord | None, gating: Gating) -> Tensor:
-        if record is None:
-            return g
-        return gating.apply(g, _class_axis(record.gate), None) * cast(Tensor, record.scale).unsqueeze(1)
+    def decode(self, g: Tensor, record: Tensor | None) -> Tensor:
+        return g if record is None else g * per_class(record)
 
-    def select(self, record: AffineRecord | None, index: Tensor) -> AffineRecord | None:
-        if record is None:
-            return None
-        return AffineRecord(_per_image(record.gate, index), cast(Tensor, record.scale)[index], ())
+    def select(self, record: Tensor | None, index: Tensor) -> Tensor | None:
+        return None if record is None else record[index]
 
     def describe(self) -> list[str]:
         return [f"{f'{self.path}: Dropout p={self.dropout.p}':<70} | same mask"]
@@ -259,10 +272,10 @@ class FlattenUnit(Unit):
     def __init__(self, path: str) -> None:
         self.path = path
 
-    def encode(self, a: Tensor, gating: Gating) -> tuple[Tensor, tuple[int, ...]]:
+    def encode(self, a: Tensor) -> tuple[Tensor, tuple[int, ...]]:
         return a.flatten(1), tuple(a.shape[1:])
 
-    def decode(self, g: Tensor, record: tuple[int, ...], gating: Gating) -> Tensor:
+    def decode(self, g: Tensor, record: tuple[int, ...]) -> Tensor:
         return g.unflatten(2, record)
 
     def select(self, record: tuple[int, ...], index: Tensor) -> tuple[int, ...]:
@@ -278,17 +291,27 @@ class SequenceUnit(Unit):
     def __init__(self, units: list[Unit], path: str = "") -> None:
         self.units, self.path = units, path
 
-    def encode(self, a: Tensor, gating: Gating) -> tuple[Tensor, list[Record]]:
+    def bind(self, binder: Binder, signed_input: bool) -> bool:
+        for unit in self.units:
+            signed_input = unit.bind(binder, signed_input)
+        return signed_input
+
+    def encode(self, a: Tensor) -> tuple[Tensor, list[Record]]:
         records = []
         for unit in self.units:
-            a, record = unit.encode(a, gating)
+            a, record = unit.encode(a)
             records.append(record)
         return a, records
 
-    def decode(self, g: Tensor, record: list[Record], gating: Gating) -> Tensor:
+    def decode(self, g: Tensor, record: list[Record]) -> Tensor:
         for unit, rec in zip(reversed(self.units), reversed(record)):
-            g = unit.decode(g, rec, gating)
+            g = unit.decode(g, rec)
         return g
+
+    def input_relevance(self, g: Tensor, record: list[Record], x: Tensor) -> Tensor:
+        for unit, rec in zip(reversed(self.units[1:]), reversed(record[1:])):
+            g = unit.decode(g, rec)
+        return self.units[0].input_relevance(g, record[0], x)
 
     def select(self, record: list[Record], index: Tensor) -> list[Record]:
         return [unit.select(rec, index) for unit, rec in zip(self.units, record)]
@@ -308,36 +331,49 @@ class ResidualUnit(Unit):
     MobileNetV2's inverted residual (identity shortcut, nothing after the sum).
 
     The sum is a linear map: its relevance is split between the two branches in proportion to
-    their contributions, which in the ``g`` representation means both branches receive the same
-    signal, and the decoded branches add up at the block input.
+    their contributions (a gate rule: LRP-0, or zennit's Norm in the presets), which in the ``g`` representation
+    means both branches receive the same signal, and the decoded branches add up at the block input. zennit itself
+    does this only where a canonizer turns the sum into a module (its ResNet canonizer); MobileNetV2's sums it
+    passes as a plain gradient, which hands each branch the whole relevance.
     """
 
     def __init__(self, main: SequenceUnit, shortcut: Unit | None, activation: str | None, path: str) -> None:
         self.main, self.shortcut, self.activation, self.path = main, shortcut, activation, path
+        self.rule: GateRule = Zero()
+        self.act = Activation(activation)
 
-    def encode(self, a: Tensor, gating: Gating) -> tuple[Tensor, ResidualRecord]:
-        z_main, main_record = self.main.encode(a, gating)
+    def bind(self, binder: Binder, signed_input: bool) -> bool:
+        self.main.bind(binder, signed_input)
+        if self.shortcut is not None:
+            self.shortcut.bind(binder, signed_input)
+        self.rule, self.act = binder.gate_rule(self.path, "sum"), binder.activation(self.activation)
+        return self.act.signed
+
+    def encode(self, a: Tensor) -> tuple[Tensor, ResidualRecord]:
+        z_main, main_record = self.main.encode(a)
         if self.shortcut is None:
             z_short, short_record = a, None
         else:
-            z_short, short_record = self.shortcut.encode(a, gating)
+            z_short, short_record = self.shortcut.encode(a)
         s = z_main + z_short
-        return activate(s, self.activation), ResidualRecord(main_record, short_record, gating.gate(s, self.activation))
+        return self.act(s), ResidualRecord(main_record, short_record, self.rule.gate(s, self.act))
 
-    def decode(self, g: Tensor, record: ResidualRecord, gating: Gating) -> Tensor:
-        q = gating.apply(g, _class_axis(record.gate), self.activation)
-        g_main = self.main.decode(q, record.main, gating)
-        g_short = q if self.shortcut is None else self.shortcut.decode(q, record.shortcut, gating)
+    def decode(self, g: Tensor, record: ResidualRecord) -> Tensor:
+        q = self.rule.apply(g, None if record.gate is None else per_class(record.gate), self.act)
+        g_main = self.main.decode(q, record.main)
+        g_short = q if self.shortcut is None else self.shortcut.decode(q, record.shortcut)
         return g_main + g_short
 
     def select(self, record: ResidualRecord, index: Tensor) -> ResidualRecord:
         shortcut = None if self.shortcut is None else self.shortcut.select(record.shortcut, index)
-        return ResidualRecord(self.main.select(record.main, index), shortcut, _per_image(record.gate, index))
+        gate = self.rule.select(record.gate, index)
+        return ResidualRecord(self.main.select(record.main, index), shortcut, gate)
 
     def describe(self) -> list[str]:
         lines = [f"{self.path}: residual block {{"] + ["  " + line for line in self.main.describe()]
         if self.shortcut is not None:
             lines += ["  shortcut " + line for line in self.shortcut.describe()]
         end = "} sum" + _activation_name(self.activation)
-        lines.append(f"{end:<70} | {_tied_activation(self.activation)}signal to both branches, sum at input")
+        decoder = f"signal to both branches, sum at input, {self.rule.describe()}"
+        lines.append(f"{end:<70} | {_tied_activation(self.activation)}{decoder}")
         return lines

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, NamedTuple, cast
@@ -10,10 +11,10 @@ import torch
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
+from unrolled_lrp.lrp.composites import bind
 from unrolled_lrp.lrp.config import LRPConfig
-from unrolled_lrp.lrp.gating import Gating, make_gating
 from unrolled_lrp.lrp.plan import build_plan
-from unrolled_lrp.lrp.units import LinearUnit, Record, SequenceUnit
+from unrolled_lrp.lrp.units import AffineUnit, LinearUnit, Record, SequenceUnit
 
 
 class UnrolledOutput(NamedTuple):
@@ -27,27 +28,66 @@ class UnrolledOutput(NamedTuple):
     heatmaps: Tensor
 
 
+class UntiedDecoder(nn.Module):
+    """The untied decoder's own weights: one per convolution and dense layer of the classifier, named by its path
+    (dots as underscores), copied from the classifier when the decoder is made. Units read them at every call."""
+
+    def __init__(self, units: list[AffineUnit]) -> None:
+        super().__init__()
+        self.weights = nn.ParameterDict({_key(u.path): nn.Parameter(u.module.weight.detach().clone()) for u in units})
+        for unit in units:
+            unit.decoder = (self.weights, _key(unit.path))
+
+    def load_from(self, units: list[AffineUnit], source: nn.Module) -> None:
+        """Copy every weight from the layer of ``source`` at the same path; a layer whose shape differs there
+        (the class bottleneck of a classifier with other classes) is initialised afresh, as ``nn.Linear`` and
+        ``nn.Conv2d`` initialise their weights."""
+        layers = dict(source.named_modules())
+        with torch.no_grad():
+            for unit in units:
+                weight, own = getattr(layers.get(unit.path), "weight", None), self.weights[_key(unit.path)]
+                if isinstance(weight, Tensor) and weight.shape == own.shape:
+                    own.copy_(weight)
+                else:
+                    nn.init.kaiming_uniform_(own, a=math.sqrt(5))
+
+
+def _key(path: str) -> str:
+    return path.replace(".", "_")
+
+
 class UnrolledLRP(nn.Module):
     """A classifier together with its unrolled LRP decoder (paper, Fig. 1).
 
-    The only registered submodule is ``classifier``: the decoder holds references to the
-    classifier's own modules and reads their parameters at every call, so weights, BatchNorm
-    affine parameters and output-layer class weights are tied by construction, across ``.to()``,
-    optimizer steps and ``load_state_dict``. The state dict is the classifier's, under ``classifier.``.
+    With tied decoder weights (the default) the only registered submodule is ``classifier``: the decoder holds
+    references to the classifier's own modules and reads their parameters at every call, so weights, BatchNorm
+    affine parameters and output-layer class weights are tied by construction, across ``.to()``, optimizer steps
+    and ``load_state_dict``, and the state dict is the classifier's, under ``classifier.``. With
+    ``decoder_weights="untied"`` the decoder's convolution and dense weights are its own (``decoder.weights.*``),
+    copied from the classifier here; gates, pooling switches, BatchNorm slopes and the rules' denominators still
+    come from the classifier.
 
     Args:
         classifier: a model of a supported family (torchvision ResNet, VGG, MobileNetV2, or an
             ``nn.Sequential`` of supported layers; see :mod:`unrolled_lrp.lrp.adapters`).
-        config: the LRP options (rule, epsilon, decoder activations, ReLU6 mode, class chunk size).
+        config: the LRP options (composite and rules, decoder activations and weights, ReLU6 mode, class chunks).
     """
 
     def __init__(self, classifier: nn.Module, config: LRPConfig = LRPConfig()) -> None:
         super().__init__()
         self.classifier = classifier
         self.config = config
-        self._gating: Gating = make_gating(config)
         self._plan: SequenceUnit = build_plan(classifier)
+        self._layers = bind(self._plan, config).affine_units
         self.num_classes: int = cast(LinearUnit, self._plan.units[-1]).linear.out_features
+        self.decoder = UntiedDecoder(self._layers) if config.decoder_weights == "untied" else None
+
+    def load_decoder(self, source: nn.Module) -> None:
+        """Initialise the untied decoder from ``source``, a classifier of the same architecture (e.g. the ImageNet
+        backbone before pre-training); layers of another shape there start afresh (see ``UntiedDecoder.load_from``)."""
+        if self.decoder is None:
+            raise ValueError("the decoder is tied to the classifier; load_decoder needs decoder_weights='untied'")
+        self.decoder.load_from(self._layers, source)
 
     def forward(
         self,
@@ -63,7 +103,7 @@ class UnrolledLRP(nn.Module):
             heatmap_mask: bool ``(B,)``; heatmaps only for these images (default: all images). An int ``k``:
                 the first ``k`` images, a fixed count that ``torch.compile`` traces without a graph break.
         """
-        logits, records = self._plan.encode(x, self._gating)
+        logits, records = self._plan.encode(x)
         class_index = self._class_index(classes, x.device)
         if heatmap_mask is not None:
             image_index = self._image_index(heatmap_mask, x)
@@ -81,8 +121,7 @@ class UnrolledLRP(nn.Module):
     def _heatmaps(self, x: Tensor, records: list[Record], class_index: Tensor) -> Tensor:
         """Decode the one-hot class selectors down to the input and multiply with it (paper, 2.2.5)."""
         selector = torch.eye(self.num_classes, dtype=x.dtype, device=x.device)[class_index]
-        g = self._plan.decode(selector.expand(x.shape[0], -1, -1), records, self._gating)
-        return torch.einsum("bkchw,bchw->bkhw", g, x)
+        return self._plan.input_relevance(selector.expand(x.shape[0], -1, -1), records, x)
 
     def _class_index(self, classes: Sequence[int] | Tensor | None, device: torch.device) -> Tensor:
         if classes is None:
@@ -108,13 +147,14 @@ class UnrolledLRP(nn.Module):
     def describe(self) -> str:
         """The unrolled architecture: each encoder step beside its tied decoder step."""
         c = self.config
-        header = f"{'encoder (classifier)':<70} | decoder (rule={c.rule}, activations={c.activations}, relu6={c.relu6})"
+        decoder = f"decoder ({c.decoder_weights} weights, composite={c.composite}, relu6={c.relu6_mode})"
+        header = f"{'encoder (classifier)':<70} | {decoder}"
         return "\n".join(
             [
                 header,
                 "-" * len(header),
                 *self._plan.describe(),
-                f"{'input image':<70} | x (input) * signal, summed over channels",
+                f"{'input image':<70} | relevance at the input, summed over channels",
             ]
         )
 
@@ -124,5 +164,5 @@ class UnrolledLRP(nn.Module):
 
 def unroll(classifier: nn.Module, config: LRPConfig = LRPConfig(), **changes: Any) -> UnrolledLRP:
     """Unroll LRP on ``classifier``: see :class:`UnrolledLRP`. ``changes`` override fields of ``config``,
-    e.g. ``unroll(classifier, rule="epsilon", epsilon=0.01)``."""
+    e.g. ``unroll(classifier, composite="epsilon_gamma_box", low=-2.2, high=2.7)``."""
     return UnrolledLRP(classifier, replace(config, **changes))

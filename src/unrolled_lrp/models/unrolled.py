@@ -11,7 +11,7 @@ at every input size. ``heatmap_scale=1.0`` gives the paper's formulation as writ
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import replace
 
 from torch import Tensor, nn
 
@@ -66,16 +66,15 @@ class UnrolledSegmenter(SegmentationModel):
 
 @register_model("unrolled_lrp")
 def unrolled_lrp(
-    classifier: nn.Module, num_classes: int, heatmap_scale: float | str = "pixels", **lrp: Any
+    classifier: nn.Module, num_classes: int, *, lrp: LRPConfig = LRPConfig(), heatmap_scale: float | str = "pixels"
 ) -> UnrolledSegmenter:
-    """Unrolled LRP; ``lrp`` holds :class:`LRPConfig` fields (``model_args`` of a run), e.g. ``rule="epsilon"``
-    or ``relu6="ratio"``."""
-    return UnrolledSegmenter(classifier, num_classes, LRPConfig(**lrp), heatmap_scale)
+    """Unrolled LRP with the decoder ``lrp`` describes (composite, rules, decoder weights, ...)."""
+    return UnrolledSegmenter(classifier, num_classes, lrp, heatmap_scale)
 
 
 @register_model("ws_ae")
 def ws_ae(
-    classifier: nn.Module, num_classes: int, heatmap_scale: float | str = "pixels", **lrp: Any
+    classifier: nn.Module, num_classes: int, *, lrp: LRPConfig = LRPConfig(), heatmap_scale: float | str = "pixels"
 ) -> UnrolledSegmenter:
     """Weight-shared autoencoder ablation: tied weights and up-sampling, standard ReLUs in the decoder."""
-    return UnrolledSegmenter(classifier, num_classes, LRPConfig(**{**lrp, "activations": "relu"}), heatmap_scale)
+    return UnrolledSegmenter(classifier, num_classes, replace(lrp, activations="relu"), heatmap_scale)
