@@ -216,6 +216,11 @@ def _write_json(path: Path, result: dict) -> dict:
     return result
 
 
+def _processes(optim: TrainConfig) -> int:
+    """How many processes share each batch: those of the torchrun job, if there is one."""
+    return setup(optim.device).world_size
+
+
 def _start(run: RunDir, overwrite: bool, device: str, **config: Any) -> Distributed:
     """Join the torchrun job if there is one; rank 0 prepares the run directory while the other ranks wait."""
     ranks = setup(device)
@@ -246,8 +251,9 @@ def build_segmenter(
 def val_set(data: DataConfig) -> SegmentationDataset:
     """The dataset's val list at full resolution, without building training data (no regime, no sampler)."""
     classes = data.class_set()
-    require_valid_dataset(data.root, classes, use_aug=data.use_aug)
-    return SegmentationDataset(load_voc(data.root, classes, use_aug=data.use_aug).val, classes, eval_transform())
+    require_valid_dataset(data.root, classes, use_aug=data.use_aug, mask_folder=data.mask_folder)
+    val = load_voc(data.root, classes, use_aug=data.use_aug, mask_folder=data.mask_folder).val
+    return SegmentationDataset(val, classes, eval_transform())
 
 
 def pretrain(
@@ -265,7 +271,7 @@ def pretrain(
     classes = data.class_set()
     torch.manual_seed(optim.seed)
     classifier = build_classifier(arch, classes.num_classes, weights=weights, checkpoint=classifier_checkpoint)
-    data.check_crop_size(classifier_stride(classifier), f"the {arch} classifier")
+    data.check_crop_size(classifier_stride(classifier), f"the {arch} classifier", processes=_processes(optim))
     config = {"weights": weights, "classifier_checkpoint": classifier_checkpoint}
     ranks = _start(run, overwrite, optim.device, data=data, optim=optim, arch=arch, **config)
     checkpoint = pretrain_classifier(classifier, data, optim, run, list(classes.names))
@@ -294,7 +300,7 @@ def train(
     classes = data.class_set()
     torch.manual_seed(optim.seed)
     segmenter = build_segmenter(model, arch, classes.num_classes, classifier_checkpoint, weights, model_args)
-    data.check_crop_size(segmenter.stride, f"{model} on {arch}")
+    data.check_crop_size(segmenter.stride, f"{model} on {arch}", processes=_processes(optim))
     if not segmenter.uses_image_labels:
         data = replace(data, pixel_fraction=1.0)
     config = {"model": model, "arch": arch, "weights": weights, "classifier_checkpoint": classifier_checkpoint}

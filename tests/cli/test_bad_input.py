@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from PIL import Image
 
 from unrolled_lrp.cli.main import console, main
 from unrolled_lrp.training.checkpoint import save_atomic
@@ -65,6 +66,50 @@ CASES: list[tuple[str, Callable[[Path, Path, Path], list[str]], str]] = [
         "training crop not a multiple of the network stride",
         lambda voc, run, tmp: ["train", *_data(voc), "--data.crop_size", "112", "--out_dir", str(tmp / "o")],
         r"data.crop_size must be a multiple of 32 .*got 112; e.g. 128",
+    ),
+    (
+        "training crop smaller than the network stride",
+        lambda voc, run, tmp: ["train", *_data(voc), "--data.crop_size", "16", "--out_dir", str(tmp / "o")],
+        r"data.crop_size must be at least 32 for unrolled_lrp on resnet18 \(its stride.*got 16",
+    ),
+    (
+        "training crop of one stride with one image per batch (BatchNorm on a single value)",
+        lambda voc, run, tmp: ["train", *_data(voc), "--data.batch_size", "1", "--out_dir", str(tmp / "o")],
+        r"data.crop_size must be at least 64 for unrolled_lrp on resnet18 \(two strides.*got 32",
+    ),
+    (
+        "pre-training crop of one stride with one image per batch",
+        lambda voc, run, tmp: ["pretrain", *_data(voc), "--data.batch_size", "1", "--out_dir", str(tmp / "o")],
+        r"data.crop_size must be at least 64 for the resnet18 classifier",
+    ),
+    (
+        "no loss: both loss weights 0",
+        lambda voc, run, tmp: [
+            "train",
+            *_data(voc),
+            *("--optim.seg_weight", "0", "--optim.cls_weight", "0", "--out_dir", str(tmp / "o")),
+        ],
+        r"optim.seg_weight and optim.cls_weight are both 0",
+    ),
+    (
+        "empty val list",
+        lambda voc, run, tmp: ["train", *_data(_with_list(voc, tmp, "val.txt", "")), "--out_dir", str(tmp / "o")],
+        r"val\.txt: lists no image; evaluation needs",
+    ),
+    (
+        "evaluation on an empty val list",
+        lambda voc, run, tmp: ["eval", *_data(_with_list(voc, tmp, "val.txt", "")), "--run_dir", str(run)],
+        r"val\.txt: lists no image; evaluation needs",
+    ),
+    (
+        "empty pixel-labelled list",
+        lambda voc, run, tmp: ["train", *_data(_with_list(voc, tmp, "train.txt", "")), "--out_dir", str(tmp / "o")],
+        r"train\.txt: lists no image; segmentation training needs",
+    ),
+    (
+        "regime too small for a hold-out split",
+        lambda voc, run, tmp: ["train", *_data(voc), "--data.num_pixel", "1", "--out_dir", str(tmp / "o")],
+        r"data.num_pixel: 1 pixel-labelled image\(s\) selected leave none for the hold-out split",
     ),
     (
         "unknown model",
@@ -249,6 +294,176 @@ CASES: list[tuple[str, Callable[[Path, Path, Path], list[str]], str]] = [
         r"no finished runs .* under .*; run ulrp reproduce first",
     ),
 ]
+
+
+# An out-of-range value of every option of ``ulrp train``, ``pretrain``, ``eval``, ``explain`` and ``reproduce``:
+# (option, value or value builder (tiny_voc, tmp) -> str, expected message pattern; None: the option's name).
+Value = str | Callable[[Path, Path], str]
+
+#: The dataset settings: ``--data.*`` of train, pretrain and eval, ``--grid.data.*`` of reproduce.
+DATA_OPTIONS: list[tuple[str, Value, str | None]] = [
+    ("root", lambda voc, tmp: str(tmp / "nodata"), r"nodata: no VOC2012 folder found"),
+    ("classes", lambda voc, tmp: str(tmp / "absent.yaml"), r"absent\.yaml"),
+    ("mask_folder", "NoMasks", r"NoMasks: folder missing"),
+    ("num_pixel", "-1", None),
+    ("seed", "-1", None),
+    ("use_aug", "maybe", None),
+    ("batch_size", "0", None),
+    ("pixel_fraction", "1.5", None),
+    ("epoch_length", "0", None),
+    ("holdout_fraction", "1", None),
+    ("holdout_count", "0", None),
+    ("regime_threshold", "-1", None),
+    ("uniform_weight", "-0.5", None),
+    ("unselected_as_image_level", "maybe", None),
+    ("crop_size", "0", None),
+    ("scale_range", "[2.0, 0.5]", r"data\.scale_range must be \(low, high\) with low <= high"),
+    ("workers", "-1", None),
+]
+
+#: The optimisation settings: ``--optim.*`` of train and pretrain, ``--grid.train.*`` and ``--grid.pretrain.*``.
+OPTIM_OPTIONS: list[tuple[str, Value, str | None]] = [
+    ("steps", "0", None),
+    ("lr", "0", None),
+    ("weight_decay", "-0.1", None),
+    ("seg_weight", "-1", None),
+    ("cls_weight", "-1", None),
+    ("eval_every", "0", None),
+    ("log_every", "0", None),
+    ("seed", str(2**32), None),
+    ("device", "gpu", None),
+    ("precision", "fp8", None),
+    ("channels_last", "maybe", None),
+    ("snapshot_every", "-1", None),
+    ("snapshot_images", "0", None),
+    ("compile", "maybe", None),
+    ("grad_clip", "0", None),
+]
+
+#: The options of the commands themselves (with the settings above for those that take them).
+COMMAND_OPTIONS: dict[str, list[tuple[str, Value, str | None]]] = {
+    "train": [
+        ("config", lambda voc, tmp: str(tmp / "absent.yaml"), r"absent\.yaml"),
+        ("weights", "imagenett", r"weights 'imagenett': no such file"),
+        ("out_dir", lambda voc, tmp: str(_write(tmp / "file", "")), r"File exists.*file"),
+        ("overwrite", "maybe", None),
+    ],
+    "pretrain": [
+        ("config", lambda voc, tmp: str(tmp / "absent.yaml"), r"absent\.yaml"),
+        ("weights", "imagenett", r"weights 'imagenett': no such file"),
+        ("classifier_checkpoint", lambda voc, tmp: str(tmp / "absent.pt"), r"absent\.pt"),
+        ("out_dir", lambda voc, tmp: str(_write(tmp / "file", "")), r"File exists.*file"),
+        ("overwrite", "maybe", None),
+        ("resume", lambda voc, tmp: str(tmp), r"no config\.yaml there"),
+    ],
+    "eval": [
+        ("config", lambda voc, tmp: str(tmp / "absent.yaml"), r"absent\.yaml"),
+        ("device", "gpu", None),
+    ],
+    "explain": [
+        ("config", lambda voc, tmp: str(tmp / "absent.yaml"), r"absent\.yaml"),
+        ("images", "[]", r"images: give at least one image"),
+        ("out_dir", lambda voc, tmp: str(_write(tmp / "file", "")), r"File exists.*file"),
+        ("arch", "resnet7", r"unsupported classifier architecture 'resnet7'"),
+        ("checkpoint", lambda voc, tmp: str(tmp / "absent.pt"), r"absent\.pt"),
+        ("weights", "imagenett", r"weights 'imagenett': no such file"),
+        ("classes", lambda voc, tmp: str(tmp / "absent.yaml"), r"absent\.yaml"),
+        ("composite", "alpha", None),
+        ("epsilon", "0", r"epsilon must be > 0"),
+        ("relu6", "sigmoid", None),
+        ("class_chunk_size", "0", None),
+        ("size", "0", None),
+        ("size", "16", r"19x16 pixels after --size; the classifier needs at least 32 on each side"),
+        ("top_k", "0", None),
+        ("device", "gpu", None),
+    ],
+    "reproduce": [
+        ("config", lambda voc, tmp: str(tmp / "absent.yaml"), r"absent\.yaml"),
+        ("grid", lambda voc, tmp: str(tmp / "absent.yaml"), r"absent\.yaml"),
+        ("run_root", lambda voc, tmp: str(_write(tmp / "file", "")), r"File exists.*file"),
+        ("dry_run", "maybe", None),
+        ("shard", "2/2", r"shard '2/2': need 0 <= I < N"),
+        ("device", "gpu", None),
+        ("grid.encoders", "[resnet7]", r"unknown encoder 'resnet7' in the grid"),
+        ("grid.regimes", "[0]", None),
+        ("grid.models", "[]", r"grid\.models must be a non-empty list"),
+        ("grid.seeds", "[-1]", None),
+        ("grid.weights", "imagenett", r"weights 'imagenett': no such file"),
+        ("grid.model_args", "{segformer: {}}", r"unknown model 'segformer' in the grid"),
+        ("grid.regime_seed", "-1", None),
+        ("grid.synth.num_pixel_train", "0", r"grid\.synth.*num_pixel_train"),
+        ("grid.synth.num_val", "0", r"grid\.synth.*num_val"),
+        ("grid.synth.num_image_level", "-1", r"grid\.synth.*num_image_level"),
+        ("grid.synth.image_size", "0", r"grid\.synth.*image_size"),
+        ("grid.synth.seed", "-1", r"grid\.synth.*seed"),
+        ("grid.synth.classes", "[background]", r"at least two classes"),
+    ],
+}
+
+
+def _base(command: str, voc: Path, run: Path, tmp: Path) -> list[str]:
+    """A valid ``ulrp COMMAND`` that bad option values are appended to (a few seconds of work if one is accepted)."""
+    one_step = ["--data.num_pixel", "6", "--data.batch_size", "4", "--optim.steps", "1", "--out_dir", str(tmp / "o")]
+    image = tmp / "image.png"
+    Image.new("RGB", (48, 40), (90, 160, 30)).save(image)
+    return {
+        "train": ["train", *_data(voc), *one_step],
+        "pretrain": ["pretrain", *_data(voc), *one_step],
+        "eval": ["eval", *_data(voc), "--run_dir", str(run)],
+        "explain": ["explain", "--images", f"[{image}]", "--classes", str(voc / "classes.yaml"), "--out_dir", str(tmp)],
+        "reproduce": ["reproduce", "--grid", str(_tiny_grid_file(voc, tmp)), "--run_root", str(tmp / "runs")],
+    }[command]
+
+
+def _tiny_grid_file(voc: Path, tmp: Path) -> Path:
+    """A grid of one 1-step run on the tiny dataset."""
+    grid = {
+        "data": {"root": str(voc), "classes": str(voc / "classes.yaml"), "crop_size": 32, "batch_size": 4},
+        "encoders": ["resnet18"],
+        "regimes": [2],
+        "models": ["unet"],
+        "train": {"steps": 1, "eval_every": 1},
+        "pretrain": {"steps": 1, "eval_every": 1},
+    }
+    return _write(tmp / "tiny_grid.yaml", yaml.safe_dump(grid))
+
+
+def _option_case(command: str, option: str, value: Value, pattern: str | None) -> tuple:
+    """One row of the table: ``ulrp COMMAND ... --OPTION VALUE`` and the pattern its error must match."""
+
+    def argv(voc: Path, run: Path, tmp: Path) -> list[str]:
+        given = value(voc, tmp) if callable(value) else value
+        return [*_base(command, voc, run, tmp), f"--{option}", given]
+
+    shown = value if isinstance(value, str) else "<path>"
+    return (f"{command} --{option} {shown}", argv, pattern or re.escape(option.removeprefix("grid.")))
+
+
+def _option_cases() -> list[tuple]:
+    settings = {
+        "train": [("data", DATA_OPTIONS), ("optim", OPTIM_OPTIONS)],
+        "pretrain": [("data", DATA_OPTIONS), ("optim", OPTIM_OPTIONS)],
+        "eval": [("data", DATA_OPTIONS)],
+        "explain": [],
+        "reproduce": [("grid.data", DATA_OPTIONS), ("grid.train", OPTIM_OPTIONS), ("grid.pretrain", OPTIM_OPTIONS)],
+    }
+    cases = []
+    for command, sections in settings.items():
+        for section, options in sections:
+            cases += [_option_case(command, f"{section}.{o}", value, pattern) for o, value, pattern in options]
+        cases += [_option_case(command, *option) for option in COMMAND_OPTIONS[command]]
+    return cases
+
+
+CASES += _option_cases()
+
+
+def _with_list(voc: Path, tmp: Path, name: str, content: str) -> Path:
+    """A copy of the dataset whose segmentation list ``name`` holds ``content``."""
+    root = tmp / "voc"
+    shutil.copytree(voc, root)
+    (root / "VOCdevkit" / "VOC2012" / "ImageSets" / "Segmentation" / name).write_text(content)
+    return root
 
 
 def _corrupt_copy(run: Path, copy: Path, name: str, content: bytes | None = b"garbage") -> Path:

@@ -50,6 +50,29 @@ def test_default_workers_leave_one_core_to_the_training_process(monkeypatch):
         assert pipeline.default_workers() == workers
 
 
-def test_negative_workers_are_refused(tiny_voc):
-    with pytest.raises(ValueError, match="data.workers"):
-        DataConfig(root=tiny_voc, workers=-1)
+def _config(root, **changes):
+    return DataConfig(root=root, classes=root / "classes.yaml", batch_size=4, crop_size=32, **changes)
+
+
+def test_a_regime_too_small_for_a_hold_out_split_is_refused_but_pretraining_needs_none(tiny_voc):
+    with pytest.raises(ValueError, match=r"1 pixel-labelled image\(s\) selected leave none for the hold-out split"):
+        build_training_data(_config(tiny_voc, num_pixel=1))
+    assert not build_training_data(_config(tiny_voc, num_pixel=0, pixel_fraction=0.0)).holdout_ids  # image labels
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"batch_size": 0}, r"data\.batch_size must be a positive integer, got 0"),
+        ({"num_pixel": -1}, r"data\.num_pixel must be an integer >= 0, got -1"),
+        ({"holdout_fraction": 1.0}, r"data\.holdout_fraction must be in \(0, 1\)"),
+        ({"pixel_fraction": 1.5}, r"data\.pixel_fraction must be in \[0, 1\], got 1\.5"),
+        ({"scale_range": (0.0, 1.0)}, r"data\.scale_range must be > 0, got 0\.0"),
+        ({"scale_range": (2.0, 1.0)}, r"data\.scale_range must be \(low, high\) with low <= high"),
+        ({"seed": 2**32}, r"data\.seed must be an integer in \[0, 2\*\*32\)"),
+        ({"workers": -1}, r"data\.workers must be an integer >= 0, got -1"),
+    ],
+)
+def test_settings_built_in_python_are_range_checked_too(tiny_voc, changes, message):
+    with pytest.raises(ValueError, match=message):
+        DataConfig(root=tiny_voc, **changes)

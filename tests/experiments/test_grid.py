@@ -185,6 +185,11 @@ def test_shards_partition_the_plan(tmp_path):
         (lambda c: c.update(bogus=1), "bogus"),
         (lambda c: c.update(regimes=[2, 2]), "regimes"),
         (lambda c: c["data"].update(seed=3), "data.seed: set per run"),
+        (lambda c: c.update(regimes=[0, 2]), "regimes"),
+        (lambda c: c.update(seeds=[-1]), "seeds"),
+        (lambda c: c["synth"].update(num_val=0), "num_val"),
+        (lambda c: c["synth"].update(num_pixel_train=1), "num_pixel_train must be at least the 2 foreground"),
+        (lambda c: c["train"].update(steps=0), "steps"),
     ],
 )
 def test_config_errors_name_the_culprit(tmp_path, change, named):

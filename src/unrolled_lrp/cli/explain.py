@@ -10,22 +10,32 @@ import torch
 from torchvision.transforms.v2 import functional as TF
 
 from unrolled_lrp.data.classes import VOC_CLASSES, ClassSet
+from unrolled_lrp.data.options import Device, PositiveInt
 from unrolled_lrp.data.transforms import IMAGENET_MEAN, IMAGENET_STD, input_range
 from unrolled_lrp.data.voc import read_image
 from unrolled_lrp.lrp import LRPConfig, unroll
 from unrolled_lrp.lrp.config import CompositeName
-from unrolled_lrp.models import build_classifier, imagenet_categories
+from unrolled_lrp.models import build_classifier, classifier_stride, imagenet_categories
 from unrolled_lrp.models.classifiers import is_weights_name
 from unrolled_lrp.visualisation import save_explanation, save_top_classes
 
 
-def _load_image(path: Path, size: int | None) -> torch.Tensor:
+def _load_image(path: Path, size: int | None, stride: int) -> torch.Tensor:
+    """The image as floats in [0, 1], its shorter side resized to ``size``; refused when a side is shorter than the
+    classifier's ``stride``, which leaves its last feature map empty (VGG fails there, other families explain noise)."""
     try:
         image = read_image(path)
     except OSError as error:  # PIL: missing, unreadable or not an image (UnidentifiedImageError)
         raise SystemExit(f"error: cannot read image {path}: {error}") from None
     image = TF.to_dtype(image, torch.float32, scale=True)
-    return TF.resize(image, [size]) if size else image
+    image = TF.resize(image, [size]) if size else image
+    if min(image.shape[-2:]) < stride:
+        height, width = image.shape[-2:]
+        raise ValueError(
+            f"{path}: {width}x{height} pixels{' after --size' if size else ''}; the classifier needs at least "
+            f"{stride} on each side (its stride): pass --size {stride} or more"
+        )
+    return image
 
 
 def explain(
@@ -38,10 +48,10 @@ def explain(
     composite: CompositeName = "zero",
     epsilon: float = 1e-6,
     relu6: Literal["auto", "gradient", "ratio"] = "auto",
-    class_chunk_size: int | None = 50,
-    size: int | None = None,
-    top_k: int = 4,
-    device: str = "cpu",
+    class_chunk_size: PositiveInt | None = 50,
+    size: PositiveInt | None = None,
+    top_k: PositiveInt = 4,
+    device: Device = "cpu",
 ) -> list[Path]:
     """Write, for each image, a PNG with its per-class LRP heatmaps, argmax segmentation and class scores.
 
@@ -69,13 +79,15 @@ def explain(
     """
     imagenet = classes is None and weights is not None and is_weights_name(arch, weights)
     names = imagenet_categories(arch) if imagenet else _class_set(classes).names
+    if not images:
+        raise ValueError("images: give at least one image file to explain")
     classifier = build_classifier(arch, len(names), weights=weights, checkpoint=checkpoint)
     lrp = LRPConfig(composite=composite, epsilon=epsilon, relu6=relu6, class_chunk_size=class_chunk_size)
     lrp = lrp.with_input_range(*input_range())
     model = unroll(classifier.eval(), lrp).to(device)
     written = []
     for path in images:
-        image = _load_image(path, size or (224 if imagenet else None))
+        image = _load_image(path, size or (224 if imagenet else None), classifier_stride(classifier))
         x = TF.normalize(image, IMAGENET_MEAN, IMAGENET_STD).unsqueeze(0).to(device)
         with torch.no_grad():
             out = model(x)

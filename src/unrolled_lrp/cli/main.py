@@ -6,6 +6,7 @@ import argparse
 import os
 import shlex
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -101,10 +102,20 @@ def _error_line(error: Exception) -> str:
     return f"error: {type(error).__name__}: {error} (ULRP_DEBUG=1 shows the traceback)"
 
 
+def _warning_line(
+    message: Warning | str, category: type[Warning], filename: str, lineno: int, line: str | None = None
+) -> str:
+    """A warning as the console prints it: one ``warning:`` line, without the source line that raised it."""
+    return f"warning: {message}\n"
+
+
 def console() -> None:
     """The ``ulrp`` console command: :func:`main`, with any exception reported as one ``error:`` line and exit
-    status 1 instead of a traceback (set ``ULRP_DEBUG=1`` to see the traceback). A preempted run (SIGTERM, SIGINT)
+    status 1 instead of a traceback, and each warning as one ``warning:`` line (set ``ULRP_DEBUG=1`` to see the
+    traceback and where warnings come from). A preempted run (SIGTERM, SIGINT)
     says how to resume and exits with 128 + the signal number, as if the signal had ended it."""
+    if not os.environ.get("ULRP_DEBUG"):
+        warnings.formatwarning = _warning_line
     try:
         status = main()
     except Preempted as stop:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from unrolled_lrp.data.options import Device
 from unrolled_lrp.experiments.grid import GridConfig, check_grid, run_grid
 
 
@@ -12,7 +13,7 @@ def reproduce(
     run_root: Path,
     dry_run: bool = False,
     shard: str = "0/1",
-    device: str | None = None,
+    device: Device | None = None,
 ) -> None:
     """Run every (encoder, regime, seed, model) of a grid config, e.g. ``configs/cpu_study.yaml``.
 

@@ -12,9 +12,18 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from .check import require_valid_dataset
+from .check import require_training_splits, require_valid_dataset
 from .classes import VOC, ClassSet
 from .datasets import Batch, SegmentationDataset, collate
+from .options import (
+    ClosedUnitInterval,
+    NonNegativeInt,
+    OpenUnitInterval,
+    PositiveFloat,
+    PositiveInt,
+    Seed,
+    check_ranges,
+)
 from .regimes import select_regime, write_regime
 from .sampler import MixedBatchSampler
 from .transforms import eval_transform, input_range, train_transform
@@ -50,33 +59,47 @@ class DataConfig:
     root: Path
     classes: Path | None = None
     mask_folder: str = MASK_FOLDER
-    num_pixel: int | None = None
-    seed: int = 0
+    num_pixel: NonNegativeInt | None = None
+    seed: Seed = 0
     use_aug: bool = False
-    batch_size: int = 10
-    pixel_fraction: float = 0.5
-    epoch_length: int | None = None
-    holdout_fraction: float = 0.1
-    holdout_count: int | None = None
-    regime_threshold: int = 500
-    uniform_weight: float = 0.5
+    batch_size: PositiveInt = 10
+    pixel_fraction: ClosedUnitInterval = 0.5
+    epoch_length: PositiveInt | None = None
+    holdout_fraction: OpenUnitInterval = 0.1
+    holdout_count: PositiveInt | None = None
+    regime_threshold: NonNegativeInt = 500
+    uniform_weight: ClosedUnitInterval = 0.5
     unselected_as_image_level: bool = True
-    crop_size: int = 256
-    scale_range: tuple[float, float] = (0.5, 2.0)
-    workers: int | None = None
+    crop_size: PositiveInt = 256
+    scale_range: tuple[PositiveFloat, PositiveFloat] = (0.5, 2.0)
+    workers: NonNegativeInt | None = None
 
     def __post_init__(self) -> None:
-        if self.workers is not None and self.workers < 0:
-            raise ValueError(f"data.workers must be 0 or more (None: one per spare CPU core), got {self.workers}")
+        check_ranges(self, "data")
+        low, high = self.scale_range
+        if low > high:
+            raise ValueError(f"data.scale_range must be (low, high) with low <= high, got {self.scale_range}")
 
     def input_range(self) -> tuple[list[float], list[float]]:
         """The per-channel range of a [0, 1] image after this data's normalisation (LRP's zB bounds)."""
         return input_range()
 
-    def check_crop_size(self, stride: int, network: str) -> None:
-        """Refuse, before a run trains, a crop that is no multiple of the ``stride`` of the ``network`` it trains:
-        UNet and FCN need one, and for every model it keeps each pooling window whole (see
+    def check_crop_size(self, stride: int, network: str, processes: int = 1) -> None:
+        """Refuse, before a run trains, a crop the ``network`` cannot train on: smaller than one ``stride`` (the
+        coarsest feature map would be empty), or than two when one of the ``processes`` gets a single image per
+        batch (BatchNorm would see one value per channel at the coarsest stride and fail), or no multiple of the
+        stride: UNet and FCN need one, and for every model it keeps each pooling window whole (see
         :attr:`~unrolled_lrp.models.SegmentationModel.stride`)."""
+        single = self.batch_size // processes == 1
+        minimum = 2 * stride if single else stride
+        if self.crop_size < minimum:
+            why = (
+                f"two strides: with one image per process and batch, BatchNorm needs more than one cell of the "
+                f"coarsest feature map; or raise data.batch_size above {processes}"
+                if single
+                else "its stride: one cell of the coarsest feature map"
+            )
+            raise ValueError(f"data.crop_size must be at least {minimum} for {network} ({why}), got {self.crop_size}")
         if self.crop_size % stride:
             nearest = stride * max(1, round(self.crop_size / stride))
             raise ValueError(
@@ -129,6 +152,8 @@ def build_training_data(config: DataConfig, regime_dir: Path | None = None) -> T
     pixel, holdout = split_holdout(
         selected, fraction=config.holdout_fraction, count=config.holdout_count, seed=config.seed
     )
+    if config.pixel_fraction > 0:  # segmentation training: pixel labels to learn from and a hold-out split
+        require_training_splits(pixel, holdout, classes)
     chosen = {item.id for item in selected}
     unselected = [replace(item, mask=None) for item in pools.pixel if item.id not in chosen]
     image_level = list(pools.image_level) + (unselected if config.unselected_as_image_level else [])

@@ -27,3 +27,7 @@ class DatasetError(Exception):
             f"{len(self.problems)} dataset problem(s):\n{lines}\n"
             "Fix or remove the listed files (run 'ulrp data check --root ROOT' to re-check)."
         )
+
+
+class DatasetWarning(UserWarning):
+    """A dataset that can be used but will not give what its class file promises (a class no image contains)."""

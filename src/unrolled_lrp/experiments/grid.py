@@ -34,6 +34,8 @@ import yaml
 from jsonargparse import ArgumentError, ArgumentParser
 
 from unrolled_lrp import runs
+from unrolled_lrp.data.classes import VOC, ClassSet
+from unrolled_lrp.data.options import NonNegativeInt, PositiveInt, Seed, check_ranges
 from unrolled_lrp.data.pipeline import DataConfig
 from unrolled_lrp.data.synth import write_synthetic_voc
 from unrolled_lrp.models import list_models, supported_architectures
@@ -58,12 +60,21 @@ class SynthConfig:
         classes: Class names, background first; None: the 21 VOC classes.
     """
 
-    num_pixel_train: int = 40
-    num_val: int = 30
-    num_image_level: int = 150
-    image_size: int = 64
-    seed: int = 0
+    num_pixel_train: PositiveInt = 40
+    num_val: PositiveInt = 30
+    num_image_level: NonNegativeInt = 150
+    image_size: PositiveInt = 64
+    seed: Seed = 0
     classes: list[str] | None = None
+
+    def __post_init__(self) -> None:
+        check_ranges(self, "grid.synth")
+        classes = VOC if self.classes is None else ClassSet.from_names(self.classes)  # checks the names
+        if self.num_pixel_train < len(classes.foreground):
+            raise ValueError(
+                f"grid.synth.num_pixel_train must be at least the {len(classes.foreground)} foreground classes "
+                f"(one image each), got {self.num_pixel_train}"
+            )
 
 
 @dataclass(frozen=True)
@@ -88,15 +99,18 @@ class GridConfig:
 
     data: DataConfig
     encoders: list[str]
-    regimes: list[int]
+    regimes: list[PositiveInt]
     models: list[str]
-    seeds: list[int] = field(default_factory=lambda: [0])
+    seeds: list[Seed] = field(default_factory=lambda: [0])
     train: TrainConfig = field(default_factory=TrainConfig)
     pretrain: TrainConfig = field(default_factory=lambda: TrainConfig(lr=1e-4, steps=1000, eval_every=1000))
     weights: str | None = None
     model_args: dict[str, dict] = field(default_factory=dict)
-    regime_seed: int | None = None
+    regime_seed: Seed | None = None
     synth: SynthConfig | None = None
+
+    def __post_init__(self) -> None:
+        check_ranges(self, "grid")
 
 
 @dataclass(frozen=True)
@@ -146,8 +160,6 @@ def check_grid(grid: GridConfig) -> GridConfig:
             f"{', '.join(key for key, value in per_run.items() if value is not None)}: set per run by "
             "the grid (regimes, seeds, regime_seed); leave out of the config"
         )
-    if min(grid.regimes) < 1:
-        raise ValueError(f"grid.regimes must be positive numbers of pixel-labelled images, got {grid.regimes}")
     if grid.synth is not None and grid.data.classes is None:
         return replace(grid, data=replace(grid.data, classes=grid.data.root / "classes.yaml"))
     return grid
