@@ -1,8 +1,8 @@
-# The two entry points of the README. Both create the virtual environment on first use.
+# The entry points of the README. Each creates the virtual environment on first use.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test setup
+.PHONY: demo test test-fast setup
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -24,3 +24,7 @@ test: setup
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(PY) -m pytest -q
+
+# What a developer runs while working: everything but the end-to-end runs marked slow (no lint, no types).
+test-fast: setup
+	$(PY) -m pytest -q -m "not slow"

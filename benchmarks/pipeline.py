@@ -62,10 +62,10 @@ def loop_figures(run: RunDir, batch_size: int) -> dict[str, float]:
 def run_loop(data: TrainingData, arch: str, num_classes: int, steps: int, compile_model: bool) -> dict[str, float]:
     torch.manual_seed(0)
     model = build_model("unrolled_lrp", build_classifier(arch, num_classes), num_classes)
-    config = TrainConfig(steps=steps, lr=1e-5, log_every=1, eval_every=10**9, compile=compile_model)
+    optim = TrainConfig(steps=steps, lr=1e-5, log_every=1, eval_every=10**9, compile=compile_model)
     with tempfile.TemporaryDirectory() as run_dir:
         run = RunDir(Path(run_dir))
-        train(model, data, config, run, [str(k) for k in range(num_classes)])
+        train(model, data=data, optim=optim, run=run, class_names=[str(k) for k in range(num_classes)])
         return loop_figures(run, len(data.sampler.batch(0)))
 
 

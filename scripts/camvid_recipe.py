@@ -81,12 +81,12 @@ class RatioReLU6(torch.autograd.Function):
     """ReLU6 whose backward passes ``relu6(z) / z`` (LRP's ratio rule) instead of the derivative."""
 
     @staticmethod
-    def forward(ctx, z: Tensor) -> Tensor:  # type: ignore[override]
+    def forward(ctx, z: Tensor) -> Tensor:
         ctx.save_for_backward(z)
         return F.relu6(z)
 
     @staticmethod
-    def backward(ctx, grad: Tensor) -> Tensor:  # type: ignore[override]
+    def backward(ctx, grad: Tensor) -> Tensor:
         (z,) = ctx.saved_tensors
         ratio = torch.where(z > 0, F.relu6(z) / z.clamp_min(1e-12), torch.zeros_like(z))
         return grad * ratio
@@ -139,9 +139,9 @@ class Scores(nn.Module):
 
 
 class FCN(nn.Module):
-    def __init__(self, classifier: nn.Module, num_classes: int) -> None:
+    def __init__(self, classifier: torchvision.models.MobileNetV2, num_classes: int) -> None:
         super().__init__()
-        self.features = classifier.features
+        self.features: nn.Module = classifier.features
         self.head = nn.Conv2d(classifier.last_channel, num_classes, 1)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -314,7 +314,7 @@ def run(name: str, recipe: Recipe, args: argparse.Namespace, val: list) -> dict:
     return row
 
 
-def diagnose(args: argparse.Namespace, val: list) -> dict[str, float]:
+def diagnose(args: argparse.Namespace, val: list) -> dict[str, float | list[float]]:
     """Why per-pixel argmax of input x gradient heatmaps fails on the pre-trained classifier: the share of pixels
     where each class's heatmap is positive (sign-symmetric relevance: about half), the share of pixels where the
     background heatmap is the largest, and the neighbour correlation of the heatmaps (high-frequency noise: ~0)."""

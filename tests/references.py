@@ -14,11 +14,18 @@ def random_classifier(
 ) -> nn.Module:
     """A torchvision classifier with random weights and non-trivial BatchNorm statistics and affine maps.
 
-    ``"resnet10"`` is a ResNet with one block per stage; ``"mobilenet_v2@0.25"`` a MobileNetV2 of that width.
+    ``"resnet10"`` is a ResNet with one block per stage; ``"resnext@tiny"`` the same with grouped Bottleneck blocks;
+    ``"vgg@tiny"`` / ``"vgg_bn@tiny"`` a narrow VGG with a small MLP head; ``"mobilenet_v2@0.25"`` a MobileNetV2 of
+    that width. Each is torchvision's own class, so the family's adapter serves it.
     """
     torch.manual_seed(seed)
     if arch == "resnet10":  # one block per stage: the smallest torchvision ResNet, for slow references
         model = torchvision.models.ResNet(torchvision.models.resnet.BasicBlock, [1, 1, 1, 1], num_classes=num_classes)
+    elif arch == "resnext@tiny":
+        bottleneck = torchvision.models.resnet.Bottleneck
+        model = torchvision.models.ResNet(bottleneck, [1, 1, 1, 1], num_classes, groups=4, width_per_group=8)
+    elif arch in ("vgg@tiny", "vgg_bn@tiny"):
+        model = _tiny_vgg(batch_norm=arch == "vgg_bn@tiny", num_classes=num_classes)
     elif arch.startswith("mobilenet_v2@"):
         model = torchvision.models.mobilenet_v2(num_classes=num_classes, width_mult=float(arch.split("@")[1]))
     else:
@@ -31,6 +38,29 @@ def random_classifier(
             module.weight.data.uniform_(0.5, 1.5)
             module.bias.data.uniform_(-0.3, 0.3)
     return model.to(dtype).eval()
+
+
+def bias_free(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` without biases (BatchNorm shifts and running means zeroed): every rule that conserves
+    relevance does so exactly, up to its stabiliser."""
+    model = copy.deepcopy(model)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.zero_()
+        if getattr(m, "bias", None) is not None:
+            m.bias.data.zero_()
+    return model
+
+
+def _tiny_vgg(batch_norm: bool, num_classes: int) -> nn.Module:
+    """torchvision's VGG with five narrow conv blocks and a 32-wide MLP head of the same structure as VGG's."""
+    features = torchvision.models.vgg.make_layers([8, "M", 16, "M", 16, 16, "M", 32, "M", 32, "M"], batch_norm)
+    model = torchvision.models.VGG(features, num_classes=num_classes)
+    model.classifier = nn.Sequential(
+        nn.Linear(32 * 7 * 7, 32), nn.ReLU(True), nn.Dropout(), nn.Linear(32, 32), nn.ReLU(True), nn.Dropout(),
+        nn.Linear(32, num_classes),
+    )  # fmt: skip
+    return model
 
 
 def input_x_gradient(
@@ -83,6 +113,25 @@ def with_ratio_relu6(model: nn.Module) -> nn.Module:
             if type(child) is nn.ReLU6:
                 setattr(module, name, RatioReLU6())
     return model
+
+
+def recorded(model: nn.Module, x: Tensor, taps: list[tuple[nn.Module, str]]) -> tuple[Tensor, list[Tensor]]:
+    """``model(x)`` and, in the order they happen, the input (``"in"``) or output (``"out"``) of each tapped module:
+    what the model's own forward passes between its parts."""
+    seen: list[Tensor] = []
+
+    def record(module: nn.Module, inputs: tuple, output: Tensor | None = None) -> None:
+        seen.append(inputs[0] if output is None else output)
+
+    handles = [
+        module.register_forward_pre_hook(record) if side == "in" else module.register_forward_hook(record)
+        for module, side in taps
+    ]
+    with torch.no_grad():
+        logits = model(x)
+    for handle in handles:
+        handle.remove()
+    return logits, seen
 
 
 def relu6_inputs(model: nn.Module, x: Tensor) -> Tensor:

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from unrolled_lrp.runs import RESUMABLE_CHANGES, RunDir, RunKey, pretraining_dir
+from unrolled_lrp.experiments.layout import RunKey, pretraining_dir
+from unrolled_lrp.runs import RESUMABLE_CHANGES, RunDir, Status
 
 
 def test_a_run_key_round_trips_through_its_path(tmp_path):
@@ -32,14 +33,14 @@ def test_find_lists_the_run_directories_and_skips_other_folders(tmp_path):
 
 def test_status_follows_the_files(tmp_path):
     run, pretraining = RunDir(tmp_path / "run"), pretraining_dir(tmp_path, "resnet18")
-    assert run.status == pretraining.status == "todo"
+    assert run.status == pretraining.status == Status.TODO
     for each in (run, pretraining):
         each.path.mkdir(parents=True)
         each.last.write_bytes(b"")
         each.metrics.write_text("{}")
-    assert run.status == "partial" and pretraining.status == "finished"
+    assert run.status == Status.PARTIAL and pretraining.status == Status.FINISHED
     run.val_metrics.write_text("{}")
-    assert run.status == "finished"
+    assert run.status == Status.FINISHED and str(run.status) == "finished"
 
 
 def test_the_resume_check_allows_the_resumable_settings_only(tmp_path):

@@ -60,6 +60,9 @@ def _classes_missing_a_mask_value(tiny_voc: Path, tmp: Path) -> Path:
     return root
 
 
+#: Appended where a refused command would otherwise train for long if the check were missing.
+_ONE_STEP = ("--optim.steps", "1")
+
 # (name, command builder (tiny_voc, run, tmp) -> argv, expected message pattern)
 CASES: list[tuple[str, Callable[[Path, Path, Path], list[str]], str]] = [
     (
@@ -69,17 +72,25 @@ CASES: list[tuple[str, Callable[[Path, Path, Path], list[str]], str]] = [
     ),
     (
         "training crop smaller than the network stride",
-        lambda voc, run, tmp: ["train", *_data(voc), "--data.crop_size", "16", "--out_dir", str(tmp / "o")],
+        lambda voc, run, tmp: ["train", *_data(voc), "--data.crop_size", "16", *_ONE_STEP, "--out_dir", str(tmp / "o")],
         r"data.crop_size must be at least 32 for unrolled_lrp on resnet18 \(its stride.*got 16",
     ),
     (
         "training crop of one stride with one image per batch (BatchNorm on a single value)",
-        lambda voc, run, tmp: ["train", *_data(voc), "--data.batch_size", "1", "--out_dir", str(tmp / "o")],
+        lambda voc, run, tmp: ["train", *_data(voc), "--data.batch_size", "1", *_ONE_STEP, "--out_dir", str(tmp / "o")],
         r"data.crop_size must be at least 64 for unrolled_lrp on resnet18 \(two strides.*got 32",
     ),
     (
         "pre-training crop of one stride with one image per batch",
-        lambda voc, run, tmp: ["pretrain", *_data(voc), "--data.batch_size", "1", "--out_dir", str(tmp / "o")],
+        lambda voc, run, tmp: [
+            "pretrain",
+            *_data(voc),
+            "--data.batch_size",
+            "1",
+            *_ONE_STEP,
+            "--out_dir",
+            str(tmp / "o"),
+        ],
         r"data.crop_size must be at least 64 for the resnet18 classifier",
     ),
     (
@@ -87,13 +98,19 @@ CASES: list[tuple[str, Callable[[Path, Path, Path], list[str]], str]] = [
         lambda voc, run, tmp: [
             "train",
             *_data(voc),
-            *("--optim.seg_weight", "0", "--optim.cls_weight", "0", "--out_dir", str(tmp / "o")),
+            *("--optim.seg_weight", "0", "--optim.cls_weight", "0", *_ONE_STEP, "--out_dir", str(tmp / "o")),
         ],
         r"optim.seg_weight and optim.cls_weight are both 0",
     ),
     (
         "empty val list",
-        lambda voc, run, tmp: ["train", *_data(_with_list(voc, tmp, "val.txt", "")), "--out_dir", str(tmp / "o")],
+        lambda voc, run, tmp: [
+            "train",
+            *_data(_with_list(voc, tmp, "val.txt", "")),
+            *_ONE_STEP,
+            "--out_dir",
+            str(tmp / "o"),
+        ],
         r"val\.txt: lists no image; evaluation needs",
     ),
     (
@@ -103,18 +120,24 @@ CASES: list[tuple[str, Callable[[Path, Path, Path], list[str]], str]] = [
     ),
     (
         "empty pixel-labelled list",
-        lambda voc, run, tmp: ["train", *_data(_with_list(voc, tmp, "train.txt", "")), "--out_dir", str(tmp / "o")],
+        lambda voc, run, tmp: [
+            "train",
+            *_data(_with_list(voc, tmp, "train.txt", "")),
+            *_ONE_STEP,
+            "--out_dir",
+            str(tmp / "o"),
+        ],
         r"train\.txt: lists no image; segmentation training needs",
     ),
     (
         "regime too small for a hold-out split",
-        lambda voc, run, tmp: ["train", *_data(voc), "--data.num_pixel", "1", "--out_dir", str(tmp / "o")],
+        lambda voc, run, tmp: ["train", *_data(voc), "--data.num_pixel", "1", *_ONE_STEP, "--out_dir", str(tmp / "o")],
         r"data.num_pixel: 1 pixel-labelled image\(s\) selected leave none for the hold-out split",
     ),
     (
         "unknown model",
         lambda voc, run, tmp: ["train", *_data(voc), "--model", "segformer", "--out_dir", str(tmp / "o")],
-        r"unknown model 'segformer'; choose from fcn, mt_unet, unet, unrolled_lrp, ws_ae",
+        r"unknown model 'segformer'; choose from fcn, lrp_readout, mt_unet, unet, unrolled_lrp, ws_ae",
     ),
     (
         "unknown architecture",
@@ -321,7 +344,7 @@ DATA_OPTIONS: list[tuple[str, Value, str | None]] = [
     ("workers", "-1", None),
 ]
 
-#: The optimisation settings: ``--optim.*`` of train and pretrain, ``--grid.train.*`` and ``--grid.pretrain.*``.
+#: The optimisation settings: ``--optim.*`` of train and pretrain, ``--grid.optim.*`` and ``--grid.pretrain_optim.*``.
 OPTIM_OPTIONS: list[tuple[str, Value, str | None]] = [
     ("steps", "0", None),
     ("lr", "0", None),
@@ -338,6 +361,24 @@ OPTIM_OPTIONS: list[tuple[str, Value, str | None]] = [
     ("snapshot_images", "0", None),
     ("compile", "maybe", None),
     ("grad_clip", "0", None),
+]
+
+#: The LRP options (the lead's LRPConfig checks them): ``--lrp.*`` of train and explain, ``--grid.lrp.*``.
+LRP_OPTIONS: list[tuple[str, Value, str | None]] = [
+    ("composite", "alpha", None),
+    ("rules", '{"conv": "magic"}', r"rules\['conv'\] must be"),
+    ("epsilon", "0", r"epsilon must be > 0"),
+    ("gamma", "-1", r"gamma must be >= 0"),
+    ("alpha", "3", r"alpha - beta = 1"),
+    ("beta", "-1", r"alpha - beta = 1"),
+    ("stabilizer", "0", r"stabilizer must be > 0"),
+    ("low", "0", r"set both zB bounds low and high, or neither"),
+    ("high", "1", r"set both zB bounds low and high, or neither"),
+    ("activations", "sigmoid", None),
+    ("relu6", "sigmoid", None),
+    ("decoder_weights", "shared", None),
+    ("untied_init", "nowhere", None),
+    ("class_chunk_size", "0", r"class_chunk_size must be a positive integer"),
 ]
 
 #: The options of the commands themselves (with the settings above for those that take them).
@@ -368,10 +409,6 @@ COMMAND_OPTIONS: dict[str, list[tuple[str, Value, str | None]]] = {
         ("checkpoint", lambda voc, tmp: str(tmp / "absent.pt"), r"absent\.pt"),
         ("weights", "imagenett", r"weights 'imagenett': no such file"),
         ("classes", lambda voc, tmp: str(tmp / "absent.yaml"), r"absent\.yaml"),
-        ("composite", "alpha", None),
-        ("epsilon", "0", r"epsilon must be > 0"),
-        ("relu6", "sigmoid", None),
-        ("class_chunk_size", "0", None),
         ("size", "0", None),
         ("size", "16", r"19x16 pixels after --size; the classifier needs at least 32 on each side"),
         ("top_k", "0", None),
@@ -391,6 +428,7 @@ COMMAND_OPTIONS: dict[str, list[tuple[str, Value, str | None]]] = {
         ("grid.weights", "imagenett", r"weights 'imagenett': no such file"),
         ("grid.model_args", "{segformer: {}}", r"unknown model 'segformer' in the grid"),
         ("grid.regime_seed", "-1", None),
+        ("grid.variants", '{"v": {"model": "segformer"}}', r"unknown model 'segformer'"),
         ("grid.synth.num_pixel_train", "0", r"grid\.synth.*num_pixel_train"),
         ("grid.synth.num_val", "0", r"grid\.synth.*num_val"),
         ("grid.synth.num_image_level", "-1", r"grid\.synth.*num_image_level"),
@@ -422,8 +460,8 @@ def _tiny_grid_file(voc: Path, tmp: Path) -> Path:
         "encoders": ["resnet18"],
         "regimes": [2],
         "models": ["unet"],
-        "train": {"steps": 1, "eval_every": 1},
-        "pretrain": {"steps": 1, "eval_every": 1},
+        "optim": {"steps": 1, "eval_every": 1},
+        "pretrain_optim": {"steps": 1, "eval_every": 1},
     }
     return _write(tmp / "tiny_grid.yaml", yaml.safe_dump(grid))
 
@@ -441,11 +479,16 @@ def _option_case(command: str, option: str, value: Value, pattern: str | None) -
 
 def _option_cases() -> list[tuple]:
     settings = {
-        "train": [("data", DATA_OPTIONS), ("optim", OPTIM_OPTIONS)],
+        "train": [("data", DATA_OPTIONS), ("optim", OPTIM_OPTIONS), ("lrp", LRP_OPTIONS)],
         "pretrain": [("data", DATA_OPTIONS), ("optim", OPTIM_OPTIONS)],
         "eval": [("data", DATA_OPTIONS)],
-        "explain": [],
-        "reproduce": [("grid.data", DATA_OPTIONS), ("grid.train", OPTIM_OPTIONS), ("grid.pretrain", OPTIM_OPTIONS)],
+        "explain": [("lrp", LRP_OPTIONS)],
+        "reproduce": [
+            ("grid.data", DATA_OPTIONS),
+            ("grid.optim", OPTIM_OPTIONS),
+            ("grid.pretrain_optim", OPTIM_OPTIONS),
+            ("grid.lrp", LRP_OPTIONS),
+        ],
     }
     cases = []
     for command, sections in settings.items():

@@ -6,7 +6,7 @@ from torchvision.models import MobileNet_V2_Weights
 
 from unrolled_lrp.cli.main import main
 from unrolled_lrp.models import imagenet_categories
-from unrolled_lrp.models.classifiers import OFFLINE_INSTALL, imagenet_weight_files
+from unrolled_lrp.models.weights import OFFLINE_INSTALL, imagenet_weight_files
 
 
 @pytest.mark.slow
@@ -19,7 +19,7 @@ def test_explain_names_the_top_imagenet_classes_of_a_real_photo(tmp_path, capsys
     Image.fromarray(data.chelsea()).save(tmp_path / "chelsea.jpg")
     torch.manual_seed(0)
     args = ["explain", "--arch", "mobilenet_v2", "--weights", "imagenet", "--images", f"[{tmp_path / 'chelsea.jpg'}]"]
-    main([*args, "--size", "64", "--top_k", "2", "--class_chunk_size", "200", "--out_dir", str(tmp_path / "out")])
+    main([*args, "--size", "64", "--top_k", "2", "--lrp.class_chunk_size", "200", "--out_dir", str(tmp_path / "out")])
     assert (tmp_path / "out" / "chelsea_explanation.png").stat().st_size > 10_000
     printed = capsys.readouterr().out
     top = printed.split("top scores: ")[1].split(", ")

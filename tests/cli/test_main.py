@@ -26,8 +26,11 @@ def test_help_documents_every_option(capsys):
         "--checkpoint",
         "--weights",
         "--classes",
-        "--composite",
-        "--epsilon",
+        "--lrp.composite",
+        "--lrp.epsilon",
+        "--lrp.gamma",
+        "--lrp.low",
+        "--lrp.decoder_weights",
         "--size",
         "--top_k",
     ):
@@ -37,10 +40,10 @@ def test_help_documents_every_option(capsys):
 def test_unreadable_image_and_bad_rule_give_clear_errors(tmp_path):
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"not an image")
-    with pytest.raises(SystemExit, match=r"cannot read image .*broken\.jpg"):
+    with pytest.raises(ValueError, match=r"cannot read image .*broken\.jpg"):
         main(["explain", "--images", f"[{broken}]", "--out_dir", str(tmp_path)])
     with pytest.raises(SystemExit):  # jsonargparse lists the composites and exits with status 2
-        main(["explain", "--images", f"[{broken}]", "--composite", "alpha"])
+        main(["explain", "--images", f"[{broken}]", "--lrp.composite", "alpha"])
 
 
 def test_console_reports_bad_input_as_one_error_line_and_debug_shows_the_traceback(tmp_path, monkeypatch):

@@ -12,7 +12,7 @@ import yaml
 from tiny_runs import tiny_data_args
 from unrolled_lrp.cli.main import main
 from unrolled_lrp.data.problems import DatasetError
-from unrolled_lrp.data.synth import write_synthetic_voc
+from unrolled_lrp.data.synth import SynthConfig, write_synthetic_voc
 from unrolled_lrp.training.checkpoint import load
 
 
@@ -153,6 +153,10 @@ def test_a_log_row_after_the_checkpoint_is_dropped_on_resume(tiny_voc, trained, 
                 "--optim.device",
                 "--model",
                 "--model_args",
+                "--lrp.composite",
+                "--lrp.rules",
+                "--lrp.gamma",
+                "--lrp.decoder_weights",
                 "--classifier_checkpoint",
                 "--out_dir",
                 "--overwrite",
@@ -161,10 +165,17 @@ def test_a_log_row_after_the_checkpoint_is_dropped_on_resume(tiny_voc, trained, 
         ),
         (["eval"], ["--data.root", "--run_dir", "--device"]),
         (["demo"], ["--out_dir", "--num_pixel", "--pretrain_steps", "--steps", "--lr", "--models", "--image_size"]),
-        (["explain"], ["--images", "--checkpoint", "--classes", "--composite", "--top_k"]),
+        (["explain"], ["--images", "--checkpoint", "--classes", "--lrp.composite", "--top_k"]),
         (
             ["data", "synth"],
-            ["--root", "--num_pixel_train", "--num_val", "--num_image_level", "--image_size", "--classes"],
+            [
+                "--root",
+                "--synth.num_pixel_train",
+                "--synth.num_val",
+                "--synth.num_image_level",
+                "--synth.image_size",
+                "--synth.classes",
+            ],
         ),
         (["data", "check"], ["--root", "--classes", "--use_aug", "--decode"]),
     ],
@@ -212,7 +223,10 @@ def test_a_fully_pixel_labelled_dataset_pretrains_and_evaluates(tmp_path):
     image-level-only pool, which a dataset with a mask for every training image does not have."""
     root = tmp_path / "voc"
     write_synthetic_voc(
-        root, num_pixel_train=8, num_val=4, num_image_level=0, image_size=32, classes=["background", "cat", "dog"]
+        root,
+        SynthConfig(
+            num_pixel_train=8, num_val=4, num_image_level=0, image_size=32, classes=["background", "cat", "dog"]
+        ),
     )
     data = ["--data.root", str(root), "--data.classes", str(root / "classes.yaml"), "--data.crop_size", "32"]
     data += ["--data.batch_size", "4"]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from unrolled_lrp.data import write_synthetic_voc
+from unrolled_lrp.data import SynthConfig, write_synthetic_voc
 
 SIZES = {"num_pixel_train": 24, "num_val": 8, "num_image_level": 16, "image_size": 64}
 
@@ -21,7 +21,7 @@ def _one_thread(single_thread):
 def synth_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Read-only synthetic dataset; copy it (``voc_copy``) before modifying."""
     root = tmp_path_factory.mktemp("synth")
-    write_synthetic_voc(root, seed=3, **SIZES)
+    write_synthetic_voc(root, SynthConfig(seed=3, **SIZES))
     return root
 
 

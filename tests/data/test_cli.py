@@ -4,7 +4,7 @@ import pytest
 from jsonargparse import auto_cli
 
 from unrolled_lrp.cli.data import check, synth
-from unrolled_lrp.data import find_voc
+from unrolled_lrp.data import SynthConfig, find_voc
 
 
 def test_synth_then_check_through_jsonargparse(tmp_path: Path, capsys: pytest.CaptureFixture):
@@ -15,15 +15,15 @@ def test_synth_then_check_through_jsonargparse(tmp_path: Path, capsys: pytest.Ca
         args=[
             "synth",
             root,
-            "--num_pixel_train",
+            "--synth.num_pixel_train",
             "20",
-            "--num_val",
+            "--synth.num_val",
             "3",
-            "--num_image_level",
+            "--synth.num_image_level",
             "4",
-            "--image_size",
+            "--synth.image_size",
             "48",
-            "--seed",
+            "--synth.seed",
             "2",
         ],
     )
@@ -37,14 +37,14 @@ def test_synth_then_check_through_jsonargparse(tmp_path: Path, capsys: pytest.Ca
 def test_custom_classes_option(tmp_path: Path):
     config = tmp_path / "classes.yaml"
     config.write_text("classes: [background, apple, pear]\n")
-    synth(tmp_path / "d", num_pixel_train=2, num_val=1, num_image_level=1, image_size=32, classes=config)
+    synth(tmp_path / "d", SynthConfig(num_pixel_train=2, num_val=1, num_image_level=1, image_size=32, classes=config))
     assert check(tmp_path / "d", classes=config) == 0
     assert check(tmp_path / "d") == 1
 
 
 def test_help_documents_every_option(capsys: pytest.CaptureFixture):
     for command, options in (
-        ("synth", ["--num_pixel_train", "--image_size", "--classes", "--seed", "Random seed"]),
+        ("synth", ["--synth.num_pixel_train", "--synth.image_size", "--synth.classes", "--synth.seed", "same seed"]),
         ("check", ["--classes", "--use_aug", "--decode", "Fully decode every image"]),
     ):
         with pytest.raises(SystemExit):

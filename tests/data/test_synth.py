@@ -6,7 +6,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from unrolled_lrp.data import VOC, ClassSet, check_dataset, find_voc, load_voc, read_ids, write_synthetic_voc
+from unrolled_lrp.data import (
+    VOC,
+    ClassSet,
+    SynthConfig,
+    check_dataset,
+    find_voc,
+    load_voc,
+    read_ids,
+    write_synthetic_voc,
+)
 
 from .conftest import SIZES
 
@@ -55,12 +64,14 @@ def test_deterministic_from_the_seed(tmp_path: Path):
         return digest(
             write_synthetic_voc(
                 tmp_path / name,
-                seed=seed,
-                num_pixel_train=3,
-                num_val=2,
-                num_image_level=2,
-                image_size=32,
-                classes=["background", "a", "b"],
+                SynthConfig(
+                    seed=seed,
+                    num_pixel_train=3,
+                    num_val=2,
+                    num_image_level=2,
+                    image_size=32,
+                    classes=["background", "a", "b"],
+                ),
             )
         )
 
@@ -70,11 +81,9 @@ def test_deterministic_from_the_seed(tmp_path: Path):
 def test_custom_classes_round_trip(tmp_path: Path):
     write_synthetic_voc(
         tmp_path,
-        num_pixel_train=4,
-        num_val=2,
-        num_image_level=3,
-        image_size=48,
-        classes=["background", "apple", "pear"],
+        SynthConfig(
+            num_pixel_train=4, num_val=2, num_image_level=3, image_size=48, classes=["background", "apple", "pear"]
+        ),
     )
     classes = ClassSet.from_yaml(tmp_path / "classes.yaml")
     assert classes.names == ("background", "apple", "pear")
@@ -84,11 +93,11 @@ def test_custom_classes_round_trip(tmp_path: Path):
 
 
 def test_too_few_pixel_images_for_the_classes(tmp_path: Path):
-    with pytest.raises(ValueError, match="num_pixel_train >= 20"):
-        write_synthetic_voc(tmp_path, num_pixel_train=5)
+    with pytest.raises(ValueError, match="synth.num_pixel_train must be at least the 20 foreground classes"):
+        SynthConfig(num_pixel_train=5)
 
 
 def test_fast_enough_for_ci(tmp_path: Path):
     start = time.perf_counter()
-    write_synthetic_voc(tmp_path, num_pixel_train=80, num_val=40, num_image_level=80, image_size=96)
+    write_synthetic_voc(tmp_path, SynthConfig(num_pixel_train=80, num_val=40, num_image_level=80, image_size=96))
     assert time.perf_counter() - start < 10

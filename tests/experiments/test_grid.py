@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import statistics
 import threading
 import time
@@ -15,9 +16,9 @@ import torch
 import yaml
 
 from unrolled_lrp.cli.main import main
-from unrolled_lrp.experiments.grid import _once, load_grid, plan, run_grid
+from unrolled_lrp.experiments.grid import _once, _write_grid_file, load_grid, plan, run_grid
+from unrolled_lrp.experiments.layout import RunKey
 from unrolled_lrp.experiments.report import write_report
-from unrolled_lrp.runs import RunKey
 
 MODELS, REGIMES, SEEDS = ["unrolled_lrp", "unet"], [2, 4], [0, 1]
 RUN_FILES = ("config.yaml", "metrics.json", "val_metrics.json", "best.pt", "last.pt", "log.csv")
@@ -35,11 +36,11 @@ def tiny_grid(root: Path) -> dict:
             "classes": ["background", "aeroplane", "bird"],
         },
         "encoders": ["resnet18"],
-        "pretrain": {"steps": 2, "lr": 1e-3, "eval_every": 2},
+        "pretrain_optim": {"steps": 2, "lr": 1e-3, "eval_every": 2},
         "models": MODELS,
         "regimes": REGIMES,
         "seeds": SEEDS,
-        "train": {"steps": 2, "lr": 1e-4, "eval_every": 2, "log_every": 1},
+        "optim": {"steps": 2, "lr": 1e-4, "eval_every": 2, "log_every": 1},
     }
 
 
@@ -74,7 +75,7 @@ def test_every_run_is_pretrained_trained_and_evaluated_in_the_documented_layout(
     pretrain = run_root / "resnet18" / "pretrain"
     assert (pretrain / "classifier.pt").is_file()
     assert 0 <= yaml.safe_load((pretrain / "metrics.json").read_text())["val"]["f1"] <= 1
-    runs = plan(load_grid(config), run_root)
+    runs = plan(load_grid(config), run_root=run_root)
     assert len(runs) == len(MODELS) * len(REGIMES) * len(SEEDS)
     for item in runs:
         key, run = item.key, item.run
@@ -96,10 +97,10 @@ def test_dry_run_lists_every_run_with_its_status_and_runs_nothing(study, tmp_pat
     main(["reproduce", "--grid", str(fresh), "--run_root", str(tmp_path / "runs"), "--dry_run", "true"])
     lines = capsys.readouterr().out.splitlines()
     assert not (tmp_path / "runs").exists() and not (tmp_path / "data").exists()  # no dataset, no run written
-    for item in plan(load_grid(fresh), tmp_path / "runs"):
+    for item in plan(load_grid(fresh), run_root=tmp_path / "runs"):
         assert sum(line.endswith(f" todo     {item.run.path}") for line in lines) == 1
     config, run_root = study
-    run_grid(load_grid(config), run_root, dry_run=True)
+    run_grid(load_grid(config), run_root=run_root, dry_run=True)
     out = capsys.readouterr().out
     assert out.count(" finished ") == 1 + 8 and "8 runs: 8 finished, 0 partial, 0 todo" in out
 
@@ -111,11 +112,11 @@ def test_a_second_invocation_reruns_exactly_the_damaged_run(study):
         (damaged / name).unlink()
     others = {
         item.run.path: item.run.val_metrics.stat().st_mtime_ns
-        for item in plan(load_grid(config), run_root)
+        for item in plan(load_grid(config), run_root=run_root)
         if item.run.path != damaged
     }
     before = timings(run_root)
-    trained = run_grid(load_grid(config), run_root)
+    trained = run_grid(load_grid(config), run_root=run_root)
     assert [item.run.path for item in trained] == [damaged]
     assert timings(run_root) == before + ["resnet18/n4/seed0/unet"]
     assert (damaged / "val_metrics.json").is_file()
@@ -127,9 +128,9 @@ def test_an_evaluation_left_undone_is_done_without_retraining(study, capsys):
     partial = run_root / "resnet18" / "n2" / "seed1" / "unrolled_lrp"
     (partial / "val_metrics.json").unlink()
     trained_at = (partial / "best.pt").stat().st_mtime_ns
-    run_grid(load_grid(config), run_root, dry_run=True)
+    run_grid(load_grid(config), run_root=run_root, dry_run=True)
     assert f" partial  {partial}" in capsys.readouterr().out
-    assert [item.run.path for item in run_grid(load_grid(config), run_root)] == [partial]
+    assert [item.run.path for item in run_grid(load_grid(config), run_root=run_root)] == [partial]
     assert (partial / "val_metrics.json").is_file() and (partial / "best.pt").stat().st_mtime_ns == trained_at
 
 
@@ -156,22 +157,27 @@ def test_the_report_of_the_grid_matches_its_runs_metrics_files(study):
 def test_a_run_root_refuses_other_shared_settings(study):
     config, run_root = study
     changed = tiny_grid(config.parent)
-    changed["train"]["lr"] = 1e-3
+    changed["optim"]["lr"] = 1e-3
     with pytest.raises(ValueError, match="other settings"):
-        run_grid(load_grid(write_config(config.parent / "changed.yaml", changed)), run_root)
+        run_grid(load_grid(write_config(config.parent / "changed.yaml", changed)), run_root=run_root)
 
 
 def test_shards_partition_the_plan(tmp_path):
     grid = load_grid(write_config(tmp_path / "grid.yaml", tiny_grid(tmp_path)))
-    everything = plan(grid, tmp_path)
+    everything = plan(grid, run_root=tmp_path)
     for count in (1, 2, 3, 5):
-        shards = [run_grid(grid, tmp_path, shard=f"{index}/{count}", dry_run=True) for index in range(count)]
+        shards = [run_grid(grid, run_root=tmp_path, shard=f"{index}/{count}", dry_run=True) for index in range(count)]
         assert sorted((run for shard in shards for run in shard), key=lambda run: run.index) == everything
         assert all(len(shard) in (len(everything) // count, -(-len(everything) // count)) for shard in shards)
     with pytest.raises(ValueError, match="I/N"):
-        run_grid(grid, tmp_path, shard="1-2", dry_run=True)
+        run_grid(grid, run_root=tmp_path, shard="1-2", dry_run=True)
     with pytest.raises(ValueError, match="0 <= I < N"):
-        run_grid(grid, tmp_path, shard="2/2", dry_run=True)
+        run_grid(grid, run_root=tmp_path, shard="2/2", dry_run=True)
+
+
+def _variant(config: dict, variant: dict) -> None:
+    """``config`` with ``variant`` named "v" and trained."""
+    config.update(variants={"v": variant}, models=["unet", "v"])
 
 
 @pytest.mark.parametrize(
@@ -180,16 +186,25 @@ def test_shards_partition_the_plan(tmp_path):
         (lambda c: c.update(models=["unet", "segformer"]), "segformer"),
         (lambda c: c.update(model_args={"unroled_lrp": {}}), "unroled_lrp"),
         (lambda c: c.update(encoders=["resnet7"]), "resnet7"),
-        (lambda c: c["train"].update(stepz=3), "stepz"),
+        (lambda c: c["optim"].update(stepz=3), "stepz"),
         (lambda c: c["data"].update(crop=3), "crop"),
         (lambda c: c.update(bogus=1), "bogus"),
         (lambda c: c.update(regimes=[2, 2]), "regimes"),
         (lambda c: c["data"].update(seed=3), "data.seed: set per run"),
+        (lambda c: c.update(models=["unet", "nothing"]), "unknown model 'nothing'"),
+        (lambda c: c.update(variants={"unet": {"model": "unet"}}), r"\['unet'\] are names of registered models"),
+        (lambda c: c.update(variants={"v": {"model": "segformer"}}), "unknown model 'segformer'"),
+        (lambda c: c.update(lrp={"composite": "alpha"}), "lrp.composite"),
+        (lambda c: c.update(model_args={"unrolled_lrp": {"composite": "epsilon"}}), "--lrp.composite"),
+        (lambda c: _variant(c, {"model": "unrolled_lrp", "lrp": {"gama": 1}}), r"variants\.v\.lrp .*gama"),
+        (lambda c: _variant(c, {"model": "unrolled_lrp", "lrp": {"composite": "alpha"}}), r"variants\.v\.lrp"),
+        (lambda c: _variant(c, {"model": "unet", "lrp": {"composite": "epsilon"}}), "'unet' decodes no heatmaps"),
+        (lambda c: _variant(c, {"model": "unet", "model_args": {"gamma": 1}}), "--lrp.gamma"),
         (lambda c: c.update(regimes=[0, 2]), "regimes"),
         (lambda c: c.update(seeds=[-1]), "seeds"),
         (lambda c: c["synth"].update(num_val=0), "num_val"),
         (lambda c: c["synth"].update(num_pixel_train=1), "num_pixel_train must be at least the 2 foreground"),
-        (lambda c: c["train"].update(steps=0), "steps"),
+        (lambda c: c["optim"].update(steps=0), "steps"),
     ],
 )
 def test_config_errors_name_the_culprit(tmp_path, change, named):
@@ -220,5 +235,31 @@ def test_a_grid_on_a_fully_pixel_labelled_dataset_runs_to_the_end(tmp_path):
     config = tiny_grid(tmp_path)
     config["synth"]["num_image_level"] = 0
     config.update(models=["unrolled_lrp"], regimes=[2], seeds=[0])
-    run_grid(load_grid(write_config(tmp_path / "grid.yaml", config)), tmp_path / "runs")
+    run_grid(load_grid(write_config(tmp_path / "grid.yaml", config)), run_root=tmp_path / "runs")
     assert (tmp_path / "runs" / "resnet18" / "n2" / "seed0" / "unrolled_lrp" / "val_metrics.json").is_file()
+
+
+def test_a_variant_trains_its_model_with_its_own_lrp_options_and_is_a_row_of_the_report(tmp_path):
+    """A variant's epsilon of 1000 absorbs all relevance: its heatmaps, hence its pixel scores, are ~0 and the first
+    segmentation loss is ln 3 (three classes), unlike unrolled LRP's with the grid's LRP-0."""
+    config = tiny_grid(tmp_path)
+    variant = {"model": "unrolled_lrp", "lrp": {"composite": "epsilon", "epsilon": 1000.0}, "display": "absorbed"}
+    config.update(models=["unrolled_lrp", "eps"], variants={"eps": variant}, regimes=[2], seeds=[0])
+    run_root = tmp_path / "runs"
+    run_grid(load_grid(write_config(tmp_path / "grid.yaml", config)), run_root=run_root)
+    runs = {name: run_root / "resnet18" / "n2" / "seed0" / name for name in ("unrolled_lrp", "eps")}
+    saved = yaml.safe_load((runs["eps"] / "config.yaml").read_text())
+    assert saved["model"] == "unrolled_lrp" and saved["lrp"]["composite"] == "epsilon"
+    first_seg_loss = {name: float(next(csv.reader((path / "log.csv").open()))[2]) for name, path in runs.items()}
+    assert first_seg_loss["eps"] == pytest.approx(math.log(3), abs=1e-3)
+    assert abs(first_seg_loss["unrolled_lrp"] - math.log(3)) > 0.05
+    markdown = write_report(run_root)
+    for table in ("Table 1", "Table 2"):
+        rows = markdown.split(f"### {table}")[1].split("###")[0]
+        assert "| resnet18 | unrolled LRP |" in rows and "| resnet18 | absorbed |" in rows
+
+    grown = {**config, "models": ["unrolled_lrp", "eps", "eps2"], "variants": {"eps": variant, "eps2": variant}}
+    _write_grid_file(load_grid(write_config(tmp_path / "grown.yaml", grown)), run_root)  # a new variant: accepted
+    changed = {**config, "variants": {"eps": {**variant, "lrp": {"composite": "epsilon", "epsilon": 1.0}}}}
+    with pytest.raises(ValueError, match="other settings"):
+        run_grid(load_grid(write_config(tmp_path / "changed.yaml", changed)), run_root=run_root)

@@ -5,7 +5,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from references import freeze_batch_statistics, input_x_gradient, random_classifier, relu6_inputs, with_ratio_relu6
+from references import (
+    bias_free,
+    freeze_batch_statistics,
+    input_x_gradient,
+    random_classifier,
+    relu6_inputs,
+    with_ratio_relu6,
+)
 from unrolled_lrp import LRPConfig, unroll
 
 TINY = "mobilenet_v2@0.25"  # 2.3 M -> 0.3 M parameters at 4 classes; every block type of the full net
@@ -55,17 +62,8 @@ def test_ratio_mode_equals_lrp0_with_relu6_ratio_by_autograd(train):
     assert relative_error(out.heatmaps, unroll(classifier)(x).heatmaps) > 1e-3  # the modes differ here
 
 
-def _bias_free(classifier: nn.Module) -> nn.Module:
-    for m in classifier.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            m.running_mean.zero_()
-        if getattr(m, "bias", None) is not None:
-            m.bias.data.zero_()
-    return classifier
-
-
 def test_ratio_mode_conserves_relevance_in_bias_free_nets_and_gradient_mode_loses_the_saturated_part():
-    classifier = _bias_free(random_classifier(TINY, num_classes=4))
+    classifier = bias_free(random_classifier(TINY, num_classes=4))
     x = saturating_input(classifier, 2, 3, 40, 36)
     ratio = unroll(classifier, relu6="ratio")(x)
     assert relative_error(ratio.heatmaps.sum(dim=(2, 3)), ratio.logits) < 1e-10
@@ -74,7 +72,7 @@ def test_ratio_mode_conserves_relevance_in_bias_free_nets_and_gradient_mode_lose
 
 
 def test_both_modes_conserve_relevance_when_nothing_saturates():
-    classifier = _bias_free(random_classifier(TINY, num_classes=4))
+    classifier = bias_free(random_classifier(TINY, num_classes=4))
     x = 0.01 * torch.randn(2, 3, 40, 36, dtype=torch.float64)
     assert relu6_inputs(classifier, x).max() < 6
     for relu6 in ("gradient", "ratio"):

@@ -9,8 +9,18 @@ import torch
 from torch import nn
 from torchvision.models import MobileNet_V2_Weights
 
-from unrolled_lrp.models import build_classifier, build_model, classifiers, final_linear, list_models, register_model
-from unrolled_lrp.models.classifiers import OFFLINE_INSTALL, imagenet_weight_files
+from unrolled_lrp.lrp import LRPConfig
+from unrolled_lrp.models import (
+    build_classifier,
+    build_model,
+    display_name,
+    final_linear,
+    list_models,
+    register_model,
+    takes_lrp,
+    weights,
+)
+from unrolled_lrp.models.weights import OFFLINE_INSTALL, imagenet_weight_files
 
 
 @pytest.mark.parametrize("arch", ["resnet18", "vgg11_bn", "mobilenet_v2"])
@@ -69,7 +79,7 @@ def test_imagenet_weights_come_from_the_hub_cache_or_the_weights_package(monkeyp
 
 def test_missing_mobilenet_weights_say_how_to_install_them(monkeypatch, tmp_path):
     _empty_hub(monkeypatch, tmp_path)
-    monkeypatch.setattr(classifiers, "OFFLINE_WEIGHT_PACKAGES", {})
+    monkeypatch.setattr(weights, "OFFLINE_WEIGHT_PACKAGES", {})
     with pytest.raises(FileNotFoundError, match="not in the local torch hub cache"):
         build_classifier("mobilenet_v2", num_classes=5, weights="imagenet")
     monkeypatch.undo()
@@ -121,6 +131,24 @@ def test_checkpoint_round_trip(tmp_path, wrap):
         assert torch.equal(value, state[key]), key
 
 
+@pytest.mark.parametrize("decoder_weights", ["tied", "untied"])
+def test_the_classifier_of_a_trained_unrolled_model_loads_from_its_checkpoint(tmp_path, decoder_weights):
+    """``ulrp explain --checkpoint RUN/best.pt``: the classifier is found inside the model's state dict by its own
+    keys (an untied decoder's copies of the weights beside it are not the classifier's)."""
+    torch.manual_seed(0)
+    lrp = LRPConfig(decoder_weights=decoder_weights)
+    model = build_model("unrolled_lrp", build_classifier("resnet18", num_classes=3), 3, lrp=lrp)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.add_(1.0)  # differs from any fresh initialisation
+    torch.save({"model": model.state_dict(), "step": 7}, tmp_path / "best.pt")
+    loaded = build_classifier("resnet18", num_classes=3, checkpoint=tmp_path / "best.pt")
+    trained = model.unrolled.classifier.state_dict()
+    assert loaded.state_dict().keys() == trained.keys()
+    for key, value in loaded.state_dict().items():
+        assert torch.equal(value, trained[key]), key
+
+
 def test_checkpoint_with_other_num_classes_names_the_mismatching_keys(tmp_path):
     torch.save(build_classifier("resnet18", num_classes=5).state_dict(), tmp_path / "ckpt.pt")
     with pytest.raises(ValueError, match=r"shape mismatch keys \(2\): fc.bias: checkpoint \(5,\) vs model \(7,\)"):
@@ -135,6 +163,14 @@ def test_checkpoint_of_other_arch_names_missing_keys(tmp_path):
 
 def test_registry_builds_registered_models_and_rejects_unknown_or_duplicate_names():
     assert {"unet", "mt_unet", "fcn"} <= set(list_models())
+    assert [display_name(name) for name in ("unet", "mt_unet", "unrolled_lrp", "ws_ae", "fcn")] == [
+        "UNet",
+        "multi-task UNet",
+        "unrolled LRP",
+        "WS-AE",
+        "FCN",
+    ]
+    assert takes_lrp("unrolled_lrp") and takes_lrp("ws_ae") and not takes_lrp("unet") and not takes_lrp("fcn")
     assert type(build_model("fcn", build_classifier("resnet18", 3), 3)).__name__ == "FCN"
     with pytest.raises(KeyError, match="unknown segmentation model 'segformer'.*'fcn'"):
         build_model("segformer", nn.Identity(), 3)

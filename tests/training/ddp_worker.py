@@ -8,13 +8,13 @@ import sys
 
 import torch
 
-from unrolled_lrp import runs
 from unrolled_lrp.cli.main import main
+from unrolled_lrp.runs import workflows
 
 
 def _saving_weights(loop):
-    def run(model, data, config, run, class_names):
-        best = loop(model, data, config, run, class_names)
+    def run(model, *, data, optim, run, class_names):
+        best = loop(model, data=data, optim=optim, run=run, class_names=class_names)
         torch.save(model.state_dict(), run.path.parent / f"rank{os.environ['RANK']}.pt")
         return best
 
@@ -22,5 +22,5 @@ def _saving_weights(loop):
 
 
 if __name__ == "__main__":
-    runs.train_loop = _saving_weights(runs.train_loop)
+    workflows.train_loop = _saving_weights(workflows.train_loop)
     main(sys.argv[1:])

@@ -27,10 +27,10 @@ def _losses(data, run_dir, name, steps, **options):
     model = build_model(name, build_classifier("resnet18", len(names)), len(names))
     train(
         model,
-        training_data,
-        TrainConfig(steps=steps, lr=1e-3, eval_every=steps, log_every=1, **options),
-        RunDir(run_dir),
-        names,
+        data=training_data,
+        optim=TrainConfig(steps=steps, lr=1e-3, eval_every=steps, log_every=1, **options),
+        run=RunDir(run_dir),
+        class_names=names,
     )
     return [float(row[1]) for row in csv.reader((run_dir / "log.csv").open())]
 

@@ -8,10 +8,9 @@ import torch
 import yaml
 from PIL import Image
 
-from unrolled_lrp.data.classes import ClassSet
 from unrolled_lrp.data.datasets import collate
 from unrolled_lrp.data.pipeline import DataConfig, build_training_data
-from unrolled_lrp.data.synth import write_synthetic_voc
+from unrolled_lrp.data.synth import SynthConfig, write_synthetic_voc
 from unrolled_lrp.experiments.report import write_report
 from unrolled_lrp.models import build_classifier, build_model
 from unrolled_lrp.runs import RunDir
@@ -28,7 +27,7 @@ def data(tmp_path_factory):
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("voc")
     write_synthetic_voc(
-        root, num_pixel_train=6, num_val=3, num_image_level=4, image_size=48, seed=0, classes=ClassSet.from_names(NAMES)
+        root, SynthConfig(num_pixel_train=6, num_val=3, num_image_level=4, image_size=48, seed=0, classes=list(NAMES))
     )
     (root / "classes.yaml").write_text(f"classes: [{', '.join(NAMES)}]\n")
     config = DataConfig(root=root, classes=root / "classes.yaml", num_pixel=4, batch_size=2, crop_size=32, seed=0)
@@ -47,7 +46,7 @@ def run(data, tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("grid") / "resnet18" / "n4" / "seed0" / "unrolled_lrp"
     initial, model = _model(), _model()
     optim = TrainConfig(steps=STEPS, lr=1e-3, eval_every=STEPS, snapshot_every=EVERY, snapshot_images=IMAGES)
-    best = train(model, training_data, optim, RunDir(run_dir), NAMES)
+    best = train(model, data=training_data, optim=optim, run=RunDir(run_dir), class_names=NAMES)
     (run_dir / "config.yaml").write_text(yaml.safe_dump({"data": {"classes": str(config.classes)}}))
     (run_dir / "metrics.json").write_text(json.dumps({"model": "unrolled_lrp", "holdout": best}))
     (run_dir / "val_metrics.json").write_text(json.dumps({"miou": 0.5, "f1": 0.5}))
@@ -83,7 +82,13 @@ def test_snapshots_hold_the_models_segmentation_at_their_step(data, run):
 def test_snapshots_do_not_change_training(data, run, tmp_path):
     _, training_data = data
     plain = _model()
-    train(plain, training_data, TrainConfig(steps=STEPS, lr=1e-3, eval_every=STEPS), RunDir(tmp_path), NAMES)
+    train(
+        plain,
+        data=training_data,
+        optim=TrainConfig(steps=STEPS, lr=1e-3, eval_every=STEPS),
+        run=RunDir(tmp_path),
+        class_names=NAMES,
+    )
     for (name, a), b in zip(plain.state_dict().items(), run[2].state_dict().values()):
         assert torch.equal(a, b), name
 
@@ -100,5 +105,6 @@ def test_report_renders_figures_2_and_3(run):
     run_dir = run[0]
     write_report(run_dir.parents[3])
     for figure in ("figure2", "figure3"):
-        picture = np.asarray(Image.open(run_dir.parents[3] / "report" / f"{figure}_resnet18_n4_seed0.png").convert("L"))
+        path = run_dir.parents[3] / "report" / f"{figure}_unrolled_lrp_resnet18_n4_seed0.png"  # one pair per method
+        picture = np.asarray(Image.open(path).convert("L"))
         assert len(np.unique(picture)) > 20

@@ -5,10 +5,9 @@ import copy
 import pytest
 import torch
 
-from unrolled_lrp.data.classes import ClassSet
 from unrolled_lrp.data.datasets import collate
 from unrolled_lrp.data.pipeline import DataConfig, build_training_data
-from unrolled_lrp.data.synth import write_synthetic_voc
+from unrolled_lrp.data.synth import SynthConfig, write_synthetic_voc
 from unrolled_lrp.models import build_classifier, build_model
 from unrolled_lrp.runs import RunDir
 from unrolled_lrp.training.trainer import TrainConfig, _loss, train
@@ -20,13 +19,7 @@ NAMES = ["background", "aeroplane", "bicycle", "bird"]
 def data(tmp_path_factory):
     root = tmp_path_factory.mktemp("voc")
     write_synthetic_voc(
-        root,
-        num_pixel_train=12,
-        num_val=4,
-        num_image_level=12,
-        image_size=64,
-        seed=0,
-        classes=ClassSet.from_names(NAMES),
+        root, SynthConfig(num_pixel_train=12, num_val=4, num_image_level=12, image_size=64, seed=0, classes=list(NAMES))
     )
     classes = root / "classes.yaml"
     classes.write_text(f"classes: [{', '.join(NAMES)}]\n")
@@ -36,8 +29,8 @@ def data(tmp_path_factory):
 def _run(data, run_dir, steps, name="unrolled_lrp"):
     torch.manual_seed(0)
     model = build_model(name, build_classifier("resnet18", len(NAMES)), len(NAMES))
-    config = TrainConfig(steps=steps, lr=1e-3, eval_every=3, log_every=1)
-    best = train(model, data, config, RunDir(run_dir), NAMES)
+    optim = TrainConfig(steps=steps, lr=1e-3, eval_every=3, log_every=1)
+    best = train(model, data=data, optim=optim, run=RunDir(run_dir), class_names=NAMES)
     return model, best
 
 
@@ -54,9 +47,9 @@ def _fixed_batch_loss(model, data):
     """The training loss of every model on the same pixel-labelled batch (train-mode BatchNorm, no update)."""
     torch.manual_seed(0)
     batch = collate([data.train[i] for i in data.sampler.batch(0)])
-    config = TrainConfig()
+    optim = TrainConfig()
     with torch.no_grad():
-        loss, _ = _loss(model, model.uses_image_labels, batch, config, torch.device("cpu"))
+        loss, _ = _loss(model, model.uses_image_labels, batch, optim, torch.device("cpu"))
     return loss.item()
 
 
@@ -65,7 +58,8 @@ def test_every_model_trains_its_loss_decreases_and_is_logged(data, tmp_path, nam
     torch.manual_seed(0)
     model = build_model(name, build_classifier("resnet18", len(NAMES)), len(NAMES))
     before = _fixed_batch_loss(copy.deepcopy(model), data)
-    train(model, data, TrainConfig(steps=12, lr=1e-3, eval_every=12, log_every=1), RunDir(tmp_path), NAMES)
+    optim = TrainConfig(steps=12, lr=1e-3, eval_every=12, log_every=1)
+    train(model, data=data, optim=optim, run=RunDir(tmp_path), class_names=NAMES)
     after = _fixed_batch_loss(model, data)
     assert after < 0.95 * before, (before, after)  # observed: 0.51 (unrolled LRP) to 0.90 (FCN)
     rows = (tmp_path / "log.csv").read_text().splitlines()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from unrolled_lrp.data import VOC, ClassSet, check_dataset, write_synthetic_voc
+from unrolled_lrp.data import VOC, ClassSet, SynthConfig, check_dataset, write_synthetic_voc
 from unrolled_lrp.data.download import SBD_ARCHIVE, VOC2012_ARCHIVE, Archive, add_sbd, download_voc
 from unrolled_lrp.data.voc import MASK_FOLDER
 
@@ -13,36 +13,15 @@ def _class_set(classes: Path | None) -> ClassSet:
     return VOC if classes is None else ClassSet.from_yaml(classes)
 
 
-def synth(
-    root: Path,
-    num_pixel_train: int = 40,
-    num_val: int = 20,
-    num_image_level: int = 60,
-    image_size: int = 96,
-    classes: Path | None = None,
-    seed: int = 0,
-) -> None:
+def synth(root: Path, synth: SynthConfig = SynthConfig()) -> None:
     """Write a small synthetic dataset in the PASCAL VOC 2012 layout (for demos and tests).
 
     Args:
         root: Output folder; the dataset goes to ROOT/VOCdevkit/VOC2012, the class list to ROOT/classes.yaml.
-        num_pixel_train: Pixel-labelled training images (at least the number of foreground classes).
-        num_val: Evaluation images (segmentation val list).
-        num_image_level: Training images with image-level labels only (XML, no mask).
-        image_size: Long side of the images in pixels (the short side is this or 3/4 of it).
-        classes: YAML class config (classes: [background, ...]); default: the 21 VOC classes.
-        seed: Random seed; the same seed writes the same files.
+        synth: The dataset's size, classes (``--synth.classes classes.yaml`` or a list of names) and seed.
     """
-    voc = write_synthetic_voc(
-        root,
-        num_pixel_train=num_pixel_train,
-        num_val=num_val,
-        num_image_level=num_image_level,
-        image_size=image_size,
-        seed=seed,
-        classes=_class_set(classes),
-    )
-    print(f"wrote {num_pixel_train + num_val + num_image_level} images to {voc}")
+    voc = write_synthetic_voc(root, synth)
+    print(f"wrote {synth.num_pixel_train + synth.num_val + synth.num_image_level} images to {voc}")
 
 
 def check(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import os
 import shlex
 import sys
@@ -11,13 +12,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from jsonargparse import ActionConfigFile, ArgumentParser, Namespace, auto_parser
+from jsonargparse import ActionConfigFile, ArgumentParser, Namespace
 
 from unrolled_lrp.cli import data, explain, report, reproduce
 from unrolled_lrp.cli import train as training
 from unrolled_lrp.data.problems import DatasetError
 from unrolled_lrp.lrp import UnsupportedLayerError
-from unrolled_lrp.runs import RunDir
+from unrolled_lrp.runs import RESUMABLE_CHANGES, RunDir
 from unrolled_lrp.training.safety import Preempted, TrainingDiverged
 
 #: Errors that describe bad input (settings, files, data, models) or a diverged run; the console shows their
@@ -53,18 +54,41 @@ class ResumeRun(argparse.Action):
         cfg["out_dir"] = run.path
 
 
-def build_parser() -> ArgumentParser:
-    """The parser of every subcommand, with ``--resume`` on those that write a run directory."""
-    parser = auto_parser(COMMANDS, as_positional=False)
-    assert parser._subcommands_action is not None
-    subcommands = parser._subcommands_action._name_parser_map  # jsonargparse has no public accessor
-    for name in RESUMABLE_COMMANDS:
-        subcommands[name].add_argument(
+def _summary(command: Any, name: str) -> str:
+    """A command's help line: its docstring's first paragraph; a group of commands lists its members."""
+    if isinstance(command, dict):
+        return f"{name} commands: {', '.join(command)}"
+    return (inspect.getdoc(command) or name).split("\n\n")[0]
+
+
+def _fill(parser: ArgumentParser, command: Any, name: str) -> None:
+    """Give ``parser`` the options of ``command``: ``--config``, the typed options of its function (``--help`` from
+    its docstring) and ``--resume`` if it writes a run directory; a group of commands gets a subcommand per member
+    (jsonargparse wants a subcommand's parser attached before its own subcommands are added)."""
+    parser.add_argument("--config", action=ActionConfigFile, help="a YAML file of settings; options after it override")
+    if isinstance(command, dict):
+        subcommands = parser.add_subcommands(required=True)
+        for member, function in command.items():
+            description = inspect.getdoc(function) if callable(function) else None
+            subparser = ArgumentParser(prog=f"{parser.prog} {member}", description=description)
+            subcommands.add_subcommand(member, subparser, help=_summary(function, member))
+            _fill(subparser, function, member)
+        return
+    parser.add_function_arguments(command, as_group=False, as_positional=False, sub_configs=True)
+    if name in RESUMABLE_COMMANDS:
+        parser.add_argument(
             "--resume",
             action=ResumeRun,
             metavar="RUN_DIR",
-            help="continue the run in RUN_DIR with its saved settings; options after it override single settings",
+            help="continue the run in RUN_DIR with its saved settings; options after it override single settings, "
+            f"of which only these may change: {', '.join(sorted(RESUMABLE_CHANGES))}",
         )
+
+
+def build_parser() -> ArgumentParser:
+    """The parser of every subcommand, with ``--resume`` on those that write a run directory."""
+    parser = ArgumentParser(prog="ulrp", description=__doc__)
+    _fill(parser, COMMANDS, "ulrp")
     return parser
 
 
@@ -89,7 +113,7 @@ def main(args: list[str] | None = None) -> int:
 
 def resume_command(args: list[str], stop: Preempted) -> str:
     """The command that continues a preempted run: ``--resume RUN_DIR`` for one run, the same command for a grid."""
-    if args[0] in ("train", "pretrain"):
+    if args[0] in RESUMABLE_COMMANDS:
         return f"ulrp {args[0]} --resume {shlex.quote(str(stop.checkpoint.parent))}"
     return shlex.join(["ulrp", *args])
 

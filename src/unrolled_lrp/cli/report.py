@@ -10,11 +10,11 @@ from unrolled_lrp.experiments.report import write_report
 def report(run_root: Path, out_dir: Path | None = None) -> str:
     """Summarise a grid of runs as the paper does and print the Markdown tables.
 
-    Reads ``RUN_ROOT/{encoder}/pretrain/metrics.json`` and every finished run
-    ``RUN_ROOT/{encoder}/n{N}/seed{S}/{model}/val_metrics.json``; writes ``tables.md``, ``table1.csv``
-    (segmentation mIoU), ``table2.csv`` (classifier F1 of unrolled LRP), ``table3.csv`` (ablations),
-    ``miou_vs_labels.png`` and, for unrolled LRP runs trained with ``--optim.snapshot_every``,
-    ``figure2_*.png`` (segmentations over training) and ``figure3_*.png`` (heatmaps over training).
+    Reads every finished run of the grid (layout: ARCHITECTURE.md, "A run directory"), a row per model or variant;
+    writes ``tables.md``, ``table1.csv`` (segmentation mIoU), ``table2.csv`` (classifier F1 after pre-training and
+    after segmentation training), ``table3.csv`` (ablations), ``miou_vs_labels.png`` and, for unrolled LRP runs
+    trained with ``--optim.snapshot_every``, ``figure2_*.png`` (segmentations over training) and ``figure3_*.png``
+    (heatmaps over training).
 
     Args:
         run_root: root folder of the grid.

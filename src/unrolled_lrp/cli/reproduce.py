@@ -22,10 +22,10 @@ def reproduce(
 
     Args:
         grid: the grid: a YAML file (``--grid configs/paper_voc.yaml``), single settings overridable after it
-            (``--grid.train.steps 100``).
-        run_root: study folder: RUN_ROOT/{encoder}/pretrain and RUN_ROOT/{encoder}/n{N}/seed{S}/{model}.
+            (``--grid.optim.steps 100``).
+        run_root: study folder (layout: ARCHITECTURE.md, "A run directory").
         dry_run: print every run with its status (finished, partial, todo) and run nothing.
         shard: "I/N": run only the runs whose plan index is I mod N (one process per GPU).
         device: "cpu" or "cuda"; default: the grid's ``train.device``.
     """
-    run_grid(check_grid(grid), run_root, shard=shard, device=device, dry_run=dry_run)
+    run_grid(check_grid(grid), run_root=run_root, shard=shard, device=device, dry_run=dry_run)

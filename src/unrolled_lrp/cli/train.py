@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from unrolled_lrp import runs
-from unrolled_lrp.cli.explain import explain
+from unrolled_lrp.cli.explain import print_explanations
+from unrolled_lrp.cli.summaries import eval_summary, pretrain_summary, train_summary
 from unrolled_lrp.data.options import Device, PositiveFloat, PositiveInt, Seed
 from unrolled_lrp.data.pipeline import DataConfig
-from unrolled_lrp.data.voc import load_voc
 from unrolled_lrp.experiments.demo import run_demo
+from unrolled_lrp.lrp import LRPConfig
 from unrolled_lrp.training.trainer import TrainConfig
 
 
@@ -38,9 +39,17 @@ def pretrain(
         out_dir: run directory (config.yaml, log.csv, last.pt, classifier.pt, metrics.json).
         overwrite: delete an existing run in ``out_dir`` instead of resuming it.
     """
-    result = runs.pretrain(data, optim, out_dir, arch, weights, classifier_checkpoint, overwrite)
+    result = runs.pretrain(
+        data,
+        optim=optim,
+        arch=arch,
+        weights=weights,
+        classifier_checkpoint=classifier_checkpoint,
+        out_dir=out_dir,
+        overwrite=overwrite,
+    )
     if result:
-        print(runs.pretrain_summary(result))
+        print(pretrain_summary(result))
 
 
 def train(
@@ -48,19 +57,19 @@ def train(
     optim: TrainConfig = TrainConfig(),
     model: str = "unrolled_lrp",
     arch: str = "resnet18",
-    classifier_checkpoint: Path | None = None,
     weights: str | None = None,
+    classifier_checkpoint: Path | None = None,
     model_args: dict | None = None,
+    lrp: LRPConfig = LRPConfig(),
     out_dir: Path = Path("runs/train"),
     overwrite: bool = False,
 ) -> None:
     """Train a segmentation model from a classifier; resumes an interrupted run in ``out_dir``.
 
-    ``ulrp train --resume RUN_DIR`` continues a run with its saved settings (``RUN_DIR/config.yaml``; only
-    ``optim.steps``, ``optim.device``, ``optim.eval_every``, ``optim.log_every`` and ``data.workers`` may be
-    overridden, by options after ``--resume``) and ends with the same weights as an uninterrupted run; other
-    changed settings are refused. The same command twice gives bit-identical weights: ``optim.seed`` seeds the
-    initialisation of every new parameter, augmentation and dropout, ``data.seed`` the regime and the batch order.
+    ``ulrp train --resume RUN_DIR`` continues a run with its saved settings (``RUN_DIR/config.yaml``; the settings
+    ``--resume``'s help lists may be overridden, by options after it) and ends with the same weights as an uninterrupted
+    run; other changed settings are refused. The same command twice gives bit-identical weights: ``optim.seed`` seeds
+    the initialisation of every new parameter, augmentation and dropout, ``data.seed`` the regime and the batch order.
 
     Models without a classification branch (unet, fcn) get pixel-labelled batches only, as in the paper.
     The best checkpoint is chosen on the hold-out split; VOC val is only used by ``ulrp eval``.
@@ -76,15 +85,28 @@ def train(
         optim: optimisation settings.
         model: unrolled_lrp, ws_ae, unet, mt_unet or fcn.
         arch: torchvision classifier architecture of the encoder.
-        classifier_checkpoint: pre-trained classifier weights every model starts from.
         weights: "imagenet" to start from torchvision's ImageNet weights (local cache) instead.
-        model_args: extra options of the model, e.g. ``{"rule": "epsilon", "heatmap_scale": 1.0}`` for unrolled_lrp.
+        classifier_checkpoint: pre-trained classifier weights every model starts from.
+        model_args: extra options of the model, e.g. ``{"heatmap_scale": 1.0}`` for unrolled_lrp and ws_ae.
+        lrp: how unrolled_lrp and ws_ae decode heatmaps (composite, its parameters, decoder weights, ...); zB bounds
+            left unset are the range of the data after normalisation. Models without heatmaps ignore it.
         out_dir: run directory (config.yaml, regime list, log.csv, last.pt, best.pt, metrics.json).
         overwrite: delete an existing run in ``out_dir`` instead of resuming it.
     """
-    result = runs.train(data, optim, out_dir, model, arch, classifier_checkpoint, weights, model_args, overwrite)
+    result = runs.train(
+        data,
+        optim=optim,
+        model=model,
+        arch=arch,
+        weights=weights,
+        classifier_checkpoint=classifier_checkpoint,
+        model_args=model_args,
+        lrp=lrp,
+        out_dir=out_dir,
+        overwrite=overwrite,
+    )
     if result:
-        print(runs.train_summary(result, out_dir))
+        print(train_summary(result, out_dir=out_dir))
 
 
 def evaluate(data: DataConfig, run_dir: Path, device: Device = "cpu") -> None:
@@ -98,9 +120,9 @@ def evaluate(data: DataConfig, run_dir: Path, device: Device = "cpu") -> None:
         run_dir: a run directory written by ``ulrp train``.
         device: "cpu" or "cuda".
     """
-    metrics, table = runs.evaluate_run(data, run_dir, device)
+    metrics, table = runs.evaluate_run(data, run_dir=run_dir, device=device)
     print(table)
-    print(runs.eval_summary(runs.RunDir(run_dir).saved_config()["model"], run_dir, metrics))
+    print(eval_summary(runs.RunDir(run_dir).saved_config()["model"], run_dir=run_dir, metrics=metrics))
 
 
 def demo(
@@ -130,15 +152,22 @@ def demo(
         image_size: side of the synthetic images (a multiple of 32).
         seed: seed of the dataset, the regime, the initialisation and the batches.
     """
-    result = run_demo(out_dir, num_pixel, pretrain_steps, steps, lr, models, image_size, seed)
-    if "unrolled_lrp" in models:
-        val = load_voc(result.data.root, result.data.class_set()).val
-        explain(
-            sorted(item.image for item in val[:3]),
-            out_dir=out_dir / "figures",
-            checkpoint=runs.RunDir(out_dir / "unrolled_lrp").best,
-            classes=result.data.classes,
-        )
+    result = run_demo(
+        out_dir,
+        num_pixel=num_pixel,
+        pretrain_steps=pretrain_steps,
+        steps=steps,
+        lr=lr,
+        models=models,
+        image_size=image_size,
+        seed=seed,
+    )
+    print(pretrain_summary(result.pretrained))
+    for name, run_dir in result.run_dirs.items():
+        print(train_summary(result.trained[name], out_dir=run_dir))
+        print(result.tables[name])
+        print(eval_summary(name, run_dir=run_dir, metrics=result.val[name]))
+    print_explanations(result.figures)
     print(f"\nclassifier after pre-training: val F1 {100 * result.pretrained['val']['f1']:.2f}")
     print("| model | val mIoU | val F1 |\n|---|---|---|")
     for name, metrics in result.val.items():

@@ -8,7 +8,7 @@ from .pipeline import DataConfig, TrainingData, build_training_data
 from .problems import DatasetError, Problem
 from .regimes import greedy_uniform_order, mixed_order, regime_order, regime_path, select_regime, write_regime
 from .sampler import MixedBatchSampler
-from .synth import write_synthetic_voc
+from .synth import SynthConfig, write_synthetic_voc
 from .transforms import (
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -45,6 +45,7 @@ __all__ = [
     "RandomScale",
     "Sample",
     "SegmentationDataset",
+    "SynthConfig",
     "TrainingData",
     "VocItem",
     "VocLayout",

@@ -57,7 +57,7 @@ def _reported(archive: Archive, path: Path) -> Iterator[None]:
     except OSError as error:  # urllib.error.URLError included
         path.unlink(missing_ok=True)
         message = f"download from {archive.url} failed ({error}); check the connection or pass a mirror URL"
-        raise DatasetError([Problem(path, message)]) from None
+        raise DatasetError.single(path, message) from None
     except RuntimeError as error:
         if "Scipy" in str(error):
             raise DatasetError(
@@ -65,7 +65,7 @@ def _reported(archive: Archive, path: Path) -> Iterator[None]:
             ) from None
         path.unlink(missing_ok=True)
         message = f"MD5 checksum of {archive.url} is not {archive.md5}: corrupt or wrong file, removed; run again"
-        raise DatasetError([Problem(path, message)]) from None
+        raise DatasetError.single(path, message) from None
 
 
 def download_voc(root: str | Path, archive: Archive = VOC2012_ARCHIVE, *, keep_archive: bool = False) -> VocLayout:

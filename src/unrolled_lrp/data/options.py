@@ -66,7 +66,10 @@ def _checked(value: Any, hint: Any, name: str) -> Any:
     if value is None:
         return None
     if origin in (typing.Union, types.UnionType):
-        [kind] = [arg for arg in args if arg is not type(None)]  # the settings have no wider unions of ranges
+        ranged = [arg for arg in args if _has_range(arg)]
+        if not ranged:
+            return value
+        [kind] = ranged  # no setting has a union of two ranged types: which one a value is meant for is unclear
         return _checked(value, kind, name)
     if origin in (list, tuple) and isinstance(value, (list, tuple)):
         hints = args if origin is tuple else args * len(value)
@@ -78,3 +81,8 @@ def _checked(value: Any, hint: Any, name: str) -> Any:
     except (ValueError, TypeError):
         raise ValueError(f"{name} must be {RANGES[hint]}, got {value!r}") from None
     return next(base for base in (int, float, str) if issubclass(hint, base))(value)
+
+
+def _has_range(hint: Any) -> bool:
+    """Whether ``hint`` is a range type or holds one (``PositiveInt | None``, ``list[Seed]``)."""
+    return hint in RANGES or any(_has_range(arg) for arg in get_args(hint))

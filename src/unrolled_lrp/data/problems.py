@@ -28,6 +28,11 @@ class DatasetError(Exception):
             "Fix or remove the listed files (run 'ulrp data check --root ROOT' to re-check)."
         )
 
+    @classmethod
+    def single(cls, path: Path, message: str) -> DatasetError:
+        """The error of one problem: ``message`` about ``path``."""
+        return cls([Problem(path, message)])
+
 
 class DatasetWarning(UserWarning):
     """A dataset that can be used but will not give what its class file promises (a class no image contains)."""

@@ -13,7 +13,7 @@ import colorsys
 import math
 import random
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +24,7 @@ import yaml
 from PIL import Image
 
 from .classes import IGNORE_INDEX, VOC, ClassSet
+from .options import NonNegativeInt, PositiveInt, Seed, check_ranges
 from .voc import VocLayout, write_ids
 
 ShapeFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -173,25 +174,55 @@ def _single_thread() -> Iterator[None]:
         torch.set_num_threads(threads)
 
 
-def write_synthetic_voc(
-    root: str | Path,
-    *,
-    num_pixel_train: int = 40,
-    num_val: int = 20,
-    num_image_level: int = 60,
-    image_size: int = 96,
-    seed: int = 0,
-    classes: ClassSet | Sequence[str] = VOC,
-) -> Path:
+@dataclass(frozen=True)
+class SynthConfig:
+    """A synthetic VOC-layout dataset: the one set of its defaults, taken by ``ulrp data synth``, grids and the demo.
+
+    Args:
+        num_pixel_train: Pixel-labelled training images (the pool the regimes draw from; at least the number of
+            foreground classes, so that each is the front object of one).
+        num_val: Evaluation images (segmentation val list).
+        num_image_level: Training images with image-level labels only (XML, no mask).
+        image_size: Long side of the images in pixels (the short side is this or 3/4 of it).
+        seed: Seed of the dataset: the same seed writes the same files.
+        classes: Class names, background first, or a YAML class file (``classes: [...]``, optional ``palette``);
+            None: the 21 VOC classes.
+    """
+
+    num_pixel_train: PositiveInt = 40
+    num_val: PositiveInt = 30
+    num_image_level: NonNegativeInt = 150
+    image_size: PositiveInt = 64
+    seed: Seed = 0
+    classes: list[str] | Path | None = None
+
+    def __post_init__(self) -> None:
+        check_ranges(self, "synth")
+        foreground = len(self.class_set().foreground)  # reading the classes checks them
+        if self.num_pixel_train < foreground:
+            raise ValueError(
+                f"synth.num_pixel_train must be at least the {foreground} foreground classes (one image each), "
+                f"got {self.num_pixel_train}"
+            )
+
+    def class_set(self) -> ClassSet:
+        """The classes to draw."""
+        if self.classes is None:
+            return VOC
+        if isinstance(self.classes, (str, Path)):
+            return ClassSet.from_yaml(self.classes)
+        return ClassSet.from_names(list(self.classes))
+
+
+def write_synthetic_voc(root: str | Path, synth: SynthConfig = SynthConfig()) -> Path:
     """Write ``ROOT/VOCdevkit/VOC2012`` (plus ``ROOT/classes.yaml``) and return the VOC2012 folder.
 
-    Deterministic from ``seed``. ``num_pixel_train`` must be at least the number of foreground
-    classes so that each appears in the pixel-labelled pool.
+    Deterministic from ``synth.seed``.
     """
-    classes = classes if isinstance(classes, ClassSet) else ClassSet.from_names(list(classes))
-    num_fg = classes.num_classes - 1
-    if num_pixel_train < num_fg or num_val < 1:
-        raise ValueError(f"need num_pixel_train >= {num_fg} (one per foreground class) and num_val >= 1")
+    classes = synth.class_set()
+    num_pixel_train, num_val, num_image_level = synth.num_pixel_train, synth.num_val, synth.num_image_level
+    image_size, seed = synth.image_size, synth.seed
+    num_fg = len(classes.foreground)
     rng, gen, palette = random.Random(seed), torch.Generator().manual_seed(seed), classes.png_palette()
     layout = VocLayout(Path(root) / "VOCdevkit" / "VOC2012")
     for folder in (

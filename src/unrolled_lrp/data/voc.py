@@ -29,7 +29,7 @@ from PIL import Image
 from torchvision import tv_tensors
 
 from .classes import IGNORE_INDEX, VOC, ClassSet
-from .problems import DatasetError, Problem
+from .problems import DatasetError
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -86,21 +86,17 @@ def find_voc(root: str | Path, mask_folder: str = MASK_FOLDER) -> VocLayout:
     for candidate in (root / "VOCdevkit" / "VOC2012", root):
         if (candidate / "ImageSets").is_dir() or (candidate / "JPEGImages").is_dir():
             return VocLayout(candidate, mask_folder)
-    raise DatasetError(
-        [
-            Problem(
-                root,
-                "no VOC2012 folder found: point at ROOT containing VOCdevkit/VOC2012, "
-                "or at the VOC2012 folder itself (with JPEGImages/ and ImageSets/)",
-            )
-        ]
+    raise DatasetError.single(
+        root,
+        "no VOC2012 folder found: point at ROOT containing VOCdevkit/VOC2012, "
+        "or at the VOC2012 folder itself (with JPEGImages/ and ImageSets/)",
     )
 
 
 def read_ids(path: Path) -> list[str]:
     """Image ids of a VOC list file (first token per non-empty line)."""
     if not path.is_file():
-        raise DatasetError([Problem(path, "list file missing")])
+        raise DatasetError.single(path, "list file missing")
     return [line.split()[0] for line in path.read_text().splitlines() if line.strip()]
 
 
@@ -121,14 +117,10 @@ def read_mask(path: Path) -> tv_tensors.Mask:
     """Class-index mask (H×W int64) from a palettised or greyscale PNG; 255 stays 255."""
     with Image.open(path) as png:
         if png.mode not in ("P", "L"):
-            raise DatasetError(
-                [
-                    Problem(
-                        path,
-                        f"mask has PIL mode {png.mode}, expected class indices "
-                        "(palettised 'P' or greyscale 'L' PNG), not colours",
-                    )
-                ]
+            raise DatasetError.single(
+                path,
+                f"mask has PIL mode {png.mode}, expected class indices "
+                "(palettised 'P' or greyscale 'L' PNG), not colours",
             )
         return tv_tensors.Mask(torch.from_numpy(np.array(png, dtype=np.int64)))
 
@@ -139,7 +131,7 @@ def mask_labels(path: Path, classes: ClassSet) -> frozenset[int]:
     invalid = sorted(value for value in values if not 0 <= value < classes.num_classes)
     if invalid:
         message = f"mask values {invalid} outside 0..{classes.num_classes - 1} (and not {IGNORE_INDEX})"
-        raise DatasetError([Problem(path, message)])
+        raise DatasetError.single(path, message)
     return frozenset(values) | classes.background
 
 
@@ -148,7 +140,7 @@ def annotation_names(path: Path) -> list[str]:
     try:
         tree = ET.parse(path)
     except (ET.ParseError, OSError) as error:
-        raise DatasetError([Problem(path, f"annotation cannot be parsed: {error}")]) from None
+        raise DatasetError.single(path, f"annotation cannot be parsed: {error}") from None
     return [(obj.findtext("name") or "").strip() for obj in tree.getroot().iter("object")]
 
 
@@ -157,14 +149,10 @@ def annotation_labels(path: Path, classes: ClassSet) -> frozenset[int]:
     names = annotation_names(path)
     unknown = sorted(set(names) - set(classes.names))
     if unknown:
-        raise DatasetError(
-            [
-                Problem(
-                    path,
-                    f"unknown class name(s) {unknown}; known: {', '.join(classes.names)} "
-                    "(use a class config for custom datasets)",
-                )
-            ]
+        raise DatasetError.single(
+            path,
+            f"unknown class name(s) {unknown}; known: {', '.join(classes.names)} "
+            "(use a class config for custom datasets)",
         )
     return frozenset(classes.index(name) for name in names) | classes.background
 
@@ -208,14 +196,10 @@ def pixel_pool_ids(layout: VocLayout, val: set[str], use_aug: bool) -> list[str]
     elif layout.aug_masks.is_dir():
         ids = sorted(path.stem for path in layout.aug_masks.glob("*.png"))
     else:
-        raise DatasetError(
-            [
-                Problem(
-                    layout.aug_masks,
-                    "use_aug=True but SegmentationClassAug/ is missing: "
-                    "unpack the SBD-augmented masks there or set use_aug=False",
-                )
-            ]
+        raise DatasetError.single(
+            layout.aug_masks,
+            "use_aug=True but SegmentationClassAug/ is missing: "
+            "unpack the SBD-augmented masks there or set use_aug=False",
         )
     return [image_id for image_id in ids if image_id not in val]
 
@@ -224,14 +208,10 @@ def require_disjoint(layout: VocLayout, val: Sequence[str], pixel: Sequence[str]
     """Refuse lists that would train on evaluation images."""
     overlap = sorted(set(val) & set(pixel))
     if overlap:
-        raise DatasetError(
-            [
-                Problem(
-                    layout.segmentation_sets / "train.txt",
-                    f"{len(overlap)} val image(s) also "
-                    f"listed for training, e.g. {overlap[:5]}; remove them from the training list",
-                )
-            ]
+        raise DatasetError.single(
+            layout.segmentation_sets / "train.txt",
+            f"{len(overlap)} val image(s) also "
+            f"listed for training, e.g. {overlap[:5]}; remove them from the training list",
         )
 
 

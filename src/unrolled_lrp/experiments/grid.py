@@ -1,18 +1,12 @@
 """The experiment grid of a study: classifier pre-training once per encoder, then every (encoder, label
 regime, seed, model) run trained and evaluated (:mod:`unrolled_lrp.runs`), each in its own run directory.
 
-Run directory layout (the report reads it)::
-
-    RUN_ROOT/grid.yaml                                  the resolved grid (``--grid`` can read it back)
-    RUN_ROOT/timings.csv                                run_dir (relative to RUN_ROOT), seconds
-    RUN_ROOT/{encoder}/pretrain/                        pre-training: classifier.pt, metrics.json (val.f1), ...
-    RUN_ROOT/{encoder}/n{num_pixel}/seed{seed}/{model}/ training + evaluation (``RunKey.path``): config.yaml,
-                                                        metrics.json, val_metrics.json, best.pt, last.pt, log.csv, ...
-
-A run with ``val_metrics.json`` is finished and skipped; any other is trained (resuming from ``last.pt``) and
-evaluated. Several processes share a grid through ``shard`` ("I/N": the runs whose plan index is I mod N);
-shared steps (the synthetic dataset, pre-training) are done by the first process that needs them, under a
-file lock the others wait on. The kernel releases the lock when its holder dies, so it never goes stale.
+The run root's layout (``grid.yaml``, ``timings.csv``, a pre-training per encoder, a run directory per
+:class:`~unrolled_lrp.experiments.layout.RunKey`): ARCHITECTURE.md, "A run directory". A finished run is skipped; any
+other is trained (resuming from ``last.pt``) and evaluated. Several processes share a grid through ``shard`` ("I/N": the
+runs whose plan index is I mod N); shared steps (the synthetic dataset, pre-training) are done by the first process that
+needs them, under a file lock the others wait on. The kernel releases the lock when its holder dies, so it never goes
+stale.
 """
 
 from __future__ import annotations
@@ -25,56 +19,46 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import yaml
 from jsonargparse import ArgumentError, ArgumentParser
 
 from unrolled_lrp import runs
-from unrolled_lrp.data.classes import VOC, ClassSet
-from unrolled_lrp.data.options import NonNegativeInt, PositiveInt, Seed, check_ranges
+from unrolled_lrp.data.options import PositiveInt, Seed, check_ranges
 from unrolled_lrp.data.pipeline import DataConfig
-from unrolled_lrp.data.synth import write_synthetic_voc
-from unrolled_lrp.models import list_models, supported_architectures
-from unrolled_lrp.runs import RunDir, RunKey, plain_config, pretraining_dir
+from unrolled_lrp.data.synth import SynthConfig, write_synthetic_voc
+from unrolled_lrp.lrp import LRPConfig
+from unrolled_lrp.models import display_name, list_models, supported_architectures, takes_lrp
+from unrolled_lrp.runs import RunDir, Status, check_model_args, plain_config
 from unrolled_lrp.training.trainer import TrainConfig
+
+from .layout import RunKey, pretraining_dir
 
 #: The grid's axes; every other setting is shared by all runs of a run root.
 AXES = ("encoders", "regimes", "seeds", "models")
 
 
 @dataclass(frozen=True)
-class SynthConfig:
-    """A synthetic VOC-layout dataset (:func:`~unrolled_lrp.data.synth.write_synthetic_voc`), written to
-    ``data.root`` before the first run when missing, so that a study on it is one command.
+class Variant:
+    """A named model of a grid: a registered model with options of its own. Its name, listed in ``models``, names
+    its run directories and its report row.
 
     Args:
-        num_pixel_train: Pixel-labelled training images (the pool the regimes draw from).
-        num_val: Evaluation images.
-        num_image_level: Training images with image-level labels only.
-        image_size: Long side of the images in pixels.
-        seed: Seed of the dataset (fixed: every run sees the same images).
-        classes: Class names, background first; None: the 21 VOC classes.
+        model: The registered model it trains (unrolled_lrp, ws_ae, unet, mt_unet, fcn).
+        lrp: LRP options over the grid's ``lrp``, e.g. ``{composite: epsilon_gamma_box}`` (models that decode
+            heatmaps only).
+        model_args: Model options over the grid's ``model_args`` of ``model``, e.g. ``{heatmap_scale: 1.0}``.
+        display: Its name in the report; default: the variant's name.
     """
 
-    num_pixel_train: PositiveInt = 40
-    num_val: PositiveInt = 30
-    num_image_level: NonNegativeInt = 150
-    image_size: PositiveInt = 64
-    seed: Seed = 0
-    classes: list[str] | None = None
-
-    def __post_init__(self) -> None:
-        check_ranges(self, "grid.synth")
-        classes = VOC if self.classes is None else ClassSet.from_names(self.classes)  # checks the names
-        if self.num_pixel_train < len(classes.foreground):
-            raise ValueError(
-                f"grid.synth.num_pixel_train must be at least the {len(classes.foreground)} foreground classes "
-                f"(one image each), got {self.num_pixel_train}"
-            )
+    model: str
+    lrp: dict[str, Any] = field(default_factory=dict)
+    model_args: dict[str, Any] = field(default_factory=dict)
+    display: str | None = None
 
 
 @dataclass(frozen=True)
@@ -86,12 +70,16 @@ class GridConfig:
         encoders: Classifier architectures (torchvision names, e.g. resnet50, vgg16_bn).
         regimes: Numbers of pixel-labelled training images.
         seeds: Seeds of the repetitions: decoder initialisation, augmentation, and the regime unless regime_seed.
-        models: Segmentation models (unrolled_lrp, unet, mt_unet, ws_ae, fcn).
-        train: Segmentation training settings (``seed`` and ``device`` are set per run).
-        pretrain: Classifier pre-training on image-level labels, once per encoder with seed 0; every run of
-            the encoder starts from this classifier (the paper initialises all models identically).
+        models: Segmentation models (unrolled_lrp, unet, mt_unet, ws_ae, fcn) or names of ``variants``.
+        optim: Segmentation training settings (``seed`` and ``device`` are set per run).
+        pretrain_optim: Classifier pre-training on image-level labels, once per encoder with seed 0; every run
+            of the encoder starts from this classifier (the paper initialises all models identically).
         weights: Classifier initialisation before pre-training: "imagenet" (local torchvision cache) or None.
-        model_args: Extra options per model name, e.g. ``{unrolled_lrp: {rule: epsilon}}``.
+        model_args: Extra options per model name, e.g. ``{unrolled_lrp: {heatmap_scale: 1.0}}``.
+        lrp: LRP options of every model that decodes heatmaps (unrolled_lrp, ws_ae, their variants); zB bounds left
+            unset are the range of the data after normalisation.
+        variants: Named models with options of their own, e.g. ``{unrolled_gamma: {model: unrolled_lrp, lrp:
+            {composite: epsilon_gamma_box}}}``; list a name in ``models`` to train it.
         regime_seed: Seed of the regime, hold-out split and batch order of every run; None: the run's seed.
         synth: Write this synthetic dataset to ``data.root`` first if it is missing; ``data.classes`` then
             defaults to its ``classes.yaml``.
@@ -102,15 +90,56 @@ class GridConfig:
     regimes: list[PositiveInt]
     models: list[str]
     seeds: list[Seed] = field(default_factory=lambda: [0])
-    train: TrainConfig = field(default_factory=TrainConfig)
-    pretrain: TrainConfig = field(default_factory=lambda: TrainConfig(lr=1e-4, steps=1000, eval_every=1000))
+    optim: TrainConfig = field(default_factory=TrainConfig)
+    pretrain_optim: TrainConfig = field(default_factory=lambda: TrainConfig(lr=1e-4, steps=1000, eval_every=1000))
     weights: str | None = None
     model_args: dict[str, dict] = field(default_factory=dict)
+    lrp: LRPConfig = field(default_factory=LRPConfig)
+    variants: dict[str, Variant] = field(default_factory=dict)
     regime_seed: Seed | None = None
     synth: SynthConfig | None = None
 
     def __post_init__(self) -> None:
         check_ranges(self, "grid")
+
+
+@dataclass(frozen=True)
+class Method:
+    """What a run directory of the grid trains: its ``name`` (a registered model, or a variant of the grid), the
+    registered ``model`` it builds with ``model_args`` and ``lrp`` (None for models without heatmaps), and its
+    ``display`` name in the report."""
+
+    name: str
+    model: str
+    display: str
+    model_args: dict[str, Any] | None = None
+    lrp: LRPConfig | None = None
+
+
+def method(grid: GridConfig, name: str) -> Method:
+    """The method a name of ``grid.models`` stands for: a variant with its options over the grid's, or a model
+    with the grid's. A ValueError names the variant whose options do not fit."""
+    variant = grid.variants.get(name, Variant(model=name))
+    model_args = {**grid.model_args.get(variant.model, {}), **variant.model_args} or None
+    display = variant.display or (name if name in grid.variants else display_name(name))
+    if not takes_lrp(variant.model):
+        if variant.lrp:
+            raise ValueError(f"grid.variants.{name}.lrp: model {variant.model!r} decodes no heatmaps")
+        return Method(name, variant.model, display, model_args)
+    try:
+        lrp = replace(grid.lrp, **variant.lrp)
+    except (TypeError, ValueError) as error:  # an unknown field, or a value LRPConfig refuses
+        raise ValueError(f"grid.variants.{name}.lrp {variant.lrp}: {error}") from None
+    return Method(name, variant.model, display, model_args, lrp)
+
+
+def grid_methods(run_root: Path) -> list[Method]:
+    """The methods of the grid whose runs are under ``run_root``, in its order; none without ``grid.yaml``."""
+    path = run_root / "grid.yaml"
+    if not path.is_file():
+        return []
+    grid = load_grid(path)
+    return [method(grid, name) for name in grid.models]
 
 
 @dataclass(frozen=True)
@@ -140,10 +169,22 @@ def _require_known(kind: str, names: list[str], known: list[str]) -> None:
         raise ValueError(f"unknown {kind} {', '.join(map(repr, unknown))} in the grid; choose from {known}")
 
 
+def _check_variants(grid: GridConfig) -> None:
+    """Variants are new names for registered models, each with options that fit it."""
+    shadowing = sorted(set(grid.variants) & set(list_models()))
+    if shadowing:
+        raise ValueError(f"grid.variants {shadowing} are names of registered models; give each variant its own name")
+    _require_known("model", [variant.model for variant in grid.variants.values()], list_models())
+    _require_known("model", grid.models, [*list_models(), *grid.variants])  # a variant is a model of the grid
+    for name in grid.models:
+        check_model_args(method(grid, name).model_args or {})
+
+
 def check_grid(grid: GridConfig) -> GridConfig:
-    """Fail before hours of training on a name that only the last run would use; resolve ``data.classes``
-    of a synthetic dataset."""
-    _require_known("model", [*grid.models, *grid.model_args], list_models())
+    """Fail before hours of training on a name or an option that only the last run would use; resolve
+    ``data.classes`` of a synthetic dataset."""
+    _require_known("model", list(grid.model_args), list_models())
+    _check_variants(grid)
     _require_known("encoder", grid.encoders, supported_architectures())
     for axis in AXES:
         values = getattr(grid, axis)
@@ -152,8 +193,8 @@ def check_grid(grid: GridConfig) -> GridConfig:
     per_run = {
         "data.num_pixel": grid.data.num_pixel,
         "data.seed": grid.data.seed or None,
-        "train.seed": grid.train.seed or None,
-        "pretrain.seed": grid.pretrain.seed or None,
+        "optim.seed": grid.optim.seed or None,
+        "pretrain_optim.seed": grid.pretrain_optim.seed or None,
     }
     if any(value is not None for value in per_run.values()):
         raise ValueError(
@@ -165,7 +206,7 @@ def check_grid(grid: GridConfig) -> GridConfig:
     return grid
 
 
-def plan(grid: GridConfig, run_root: Path) -> list[GridRun]:
+def plan(grid: GridConfig, *, run_root: Path) -> list[GridRun]:
     """Every run of the grid, encoder-major so that a process pre-trains one encoder before the next."""
     combinations = itertools.product(grid.encoders, grid.regimes, grid.seeds, grid.models)
     keys = (RunKey(*combination) for combination in combinations)
@@ -189,18 +230,30 @@ def _plain(grid: GridConfig) -> dict:
 
 
 def _settings(plain: dict) -> dict:
-    """What every run of a run root shares: everything but the axes (which may grow) and the device."""
-    shared = {key: value for key, value in plain.items() if key not in AXES}
-    return {**shared, "train": {**shared["train"], "device": None}, "pretrain": {**shared["pretrain"], "device": None}}
+    """What every run of a run root shares: everything but the axes and the variants (which may grow), and the
+    device; the variants both grids name must be the same."""
+    shared = {key: value for key, value in plain.items() if key not in (*AXES, "variants")}
+    return {
+        **shared,
+        "optim": {**shared["optim"], "device": None},
+        "pretrain_optim": {**shared["pretrain_optim"], "device": None},
+    }
+
+
+def _same_runs(saved: dict, new: dict) -> bool:
+    """Whether a grid ``new`` computes the runs of ``saved`` (both plain) as ``saved`` did."""
+    old_variants, new_variants = saved.get("variants") or {}, new.get("variants") or {}
+    common = old_variants.keys() & new_variants.keys()
+    return _settings(saved) == _settings(new) and all(old_variants[n] == new_variants[n] for n in common)
 
 
 def _write_grid_file(grid: GridConfig, run_root: Path) -> None:
     """``RUN_ROOT/grid.yaml``; refuses a run root whose runs were made with other shared settings, whose
     results would otherwise be mixed silently."""
     path = run_root / "grid.yaml"
-    if path.exists() and _settings(yaml.safe_load(path.read_text())) != _settings(_plain(grid)):
+    if path.exists() and not _same_runs(yaml.safe_load(path.read_text()), _plain(grid)):
         raise ValueError(
-            f"{path} holds runs with other settings than this grid (only {', '.join(AXES)} and the "
+            f"{path} holds runs with other settings than this grid (only {', '.join(AXES)}, new variants and the "
             "device may change): use another run root"
         )
     tmp = path.with_name(f".grid.{os.getpid()}.yaml")
@@ -253,53 +306,52 @@ def _timed(run_root: Path, run_dir: Path, work: Callable[[], dict]) -> dict:
 def _write_synth(grid: GridConfig, synth: SynthConfig) -> None:
     """The synthetic dataset, unless ``data.root`` already holds it (``classes.yaml`` is written last)."""
     root = grid.data.root
-    settings = {key: value for key, value in asdict(synth).items() if value is not None}
-    _once(
-        root.with_name(f"{root.name}.lock"),
-        (root / "classes.yaml").exists,
-        lambda: write_synthetic_voc(root, **settings),
-    )
+    _once(root.with_name(f"{root.name}.lock"), (root / "classes.yaml").exists, lambda: write_synthetic_voc(root, synth))
 
 
 def _pretrained(grid: GridConfig, run_root: Path, encoder: str, device: str) -> Path:
     """The encoder's pre-trained classifier, pre-training it first (seed 0) if no process has yet."""
     run = pretraining_dir(run_root, encoder)
     data = replace(grid.data, num_pixel=None, seed=0)
-    optim = replace(grid.pretrain, seed=0, device=device)
+    optim = replace(grid.pretrain_optim, seed=0, device=device)
 
     def work() -> dict:
         print(f"pre-training {encoder} -> {run.path}")
         return _timed(
-            run_root, run.path, lambda: runs.pretrain(data, optim, run.path, arch=encoder, weights=grid.weights)
+            run_root,
+            run.path,
+            lambda: runs.pretrain(data, optim=optim, arch=encoder, weights=grid.weights, out_dir=run.path),
         )
 
-    _once(run_root / encoder / "pretrain.lock", lambda: run.status == "finished", work)
+    _once(run_root / encoder / "pretrain.lock", lambda: run.status == Status.FINISHED, work)
     return run.classifier
 
 
 def _train_and_eval(grid: GridConfig, planned: GridRun, classifier: Path, device: str) -> dict:
     """Train one run (resumed from ``last.pt``, else started afresh), then evaluate it."""
     key, run = planned.key, planned.run
-    if run.status == "todo":  # nothing to resume: drop what an attempt killed before its first checkpoint left
+    if run.status == Status.TODO:  # nothing to resume: drop what an attempt killed before its first checkpoint left
         shutil.rmtree(run.path, ignore_errors=True)
     data = replace(grid.data, num_pixel=key.num_pixel, seed=key.seed if grid.regime_seed is None else grid.regime_seed)
+    trained = method(grid, key.model)
     runs.train(
         data,
-        replace(grid.train, seed=key.seed, device=device),
-        run.path,
-        model=key.model,
+        optim=replace(grid.optim, seed=key.seed, device=device),
+        model=trained.model,
         arch=key.encoder,
         classifier_checkpoint=classifier,
-        model_args=grid.model_args.get(key.model),
+        model_args=trained.model_args,
+        lrp=trained.lrp,
+        out_dir=run.path,
     )
-    metrics, _ = runs.evaluate_run(data, run.path, device)
+    metrics, _ = runs.evaluate_run(data, run_dir=run.path, device=device)
     return metrics
 
 
 def _print_plan(grid: GridConfig, run_root: Path, planned: list[GridRun]) -> None:
     for encoder in grid.encoders:
         pretraining = pretraining_dir(run_root, encoder)
-        status = "finished" if pretraining.status == "finished" else "todo"
+        status = Status.FINISHED if pretraining.status == Status.FINISHED else Status.TODO
         print(f"pretrain {encoder:<10} {status:<8} {pretraining.path}")
     print(f"{'#':>4} {'encoder':<10} {'regime':>6} {'seed':>4} {'model':<13} {'status':<8} directory")
     for item in planned:
@@ -308,12 +360,12 @@ def _print_plan(grid: GridConfig, run_root: Path, planned: list[GridRun]) -> Non
             f"{item.index:>4} {key.encoder:<10} {key.num_pixel:>6} {key.seed:>4} {key.model:<13} "
             f"{item.run.status:<8} {item.run.path}"
         )
-    counts = {status: sum(item.run.status == status for item in planned) for status in ("finished", "partial", "todo")}
+    counts = {status: sum(item.run.status == status for item in planned) for status in Status}
     print(f"{len(planned)} runs: " + ", ".join(f"{count} {status}" for status, count in counts.items()))
 
 
 def run_grid(
-    grid: GridConfig, run_root: Path, shard: str = "0/1", device: str | None = None, dry_run: bool = False
+    grid: GridConfig, *, run_root: Path, shard: str = "0/1", device: str | None = None, dry_run: bool = False
 ) -> list[GridRun]:
     """Train and evaluate this shard's unfinished runs; returns them (with ``dry_run``: those it would run).
 
@@ -321,16 +373,16 @@ def run_grid(
         grid: the checked grid (:func:`load_grid`).
         run_root: folder of the study (layout in the module docstring).
         shard: "I/N": only the runs whose plan index is I mod N.
-        device: "cpu" or "cuda" for pre-training, training and evaluation; None: ``grid.train.device``.
+        device: "cpu" or "cuda" for pre-training, training and evaluation; None: ``grid.optim.device``.
         dry_run: print the plan with each run's status and run nothing.
     """
     index, count = shard_of(shard)
-    planned = [item for item in plan(grid, run_root) if item.index % count == index]
+    planned = [item for item in plan(grid, run_root=run_root) if item.index % count == index]
     _print_plan(grid, run_root, planned)
-    todo = [item for item in planned if item.run.status != "finished"]
+    todo = [item for item in planned if item.run.status != Status.FINISHED]
     if dry_run:
         return todo
-    device = device or grid.train.device
+    device = device or grid.optim.device
     run_root.mkdir(parents=True, exist_ok=True)
     _write_grid_file(grid, run_root)
     if grid.synth is not None:

@@ -146,6 +146,11 @@ def supported_families() -> list[str]:
     return [adapter.family for adapter in ADAPTERS.values()]
 
 
+def torchvision_prefixes() -> tuple[str, ...]:
+    """The prefixes of the torchvision builder names the registered adapters serve."""
+    return tuple(prefix for adapter in ADAPTERS.values() for prefix in adapter.torchvision_prefixes)
+
+
 def last_conv_channels(module: nn.Module) -> int:
     """Output width of a stage: that of its last convolution in registration order.
 

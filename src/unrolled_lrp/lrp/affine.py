@@ -8,6 +8,7 @@ and ``load_state_dict``; an untied decoder (``LRPConfig.decoder_weights``) suppl
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import cast
 
 import torch
@@ -83,9 +84,22 @@ class AffineMap:
 
     def transpose(self, q: Tensor, weight: Tensor) -> Tensor:
         """``weight^T q`` for a signal ``q`` ``(B, K, ...)`` with a class axis: the tied transposed step."""
+        return self.transpose_messages(q.unsqueeze(2), [[weight]])[0]
+
+    def transpose_messages(self, q: Tensor, weights: Sequence[list[Tensor]]) -> list[Tensor]:
+        """For each branch ``b``, ``sum_m weights[b][m]^T q[:, :, m]``, all in one transposed map.
+
+        ``q`` ``(B, K, M, C_out, ...)`` holds M messages; the messages are stacked along the channels (group by
+        group for grouped convolutions) and the branches along the outputs, so the signal is read once.
+        """
         module = self.module
+        batch = q.shape[:2]
         if isinstance(module, nn.Linear):
-            return q @ weight
+            stacked = torch.cat([torch.cat(branch, 0) for branch in weights], 1)  # (M * out, branches * in)
+            return list((q.flatten(2, 3) @ stacked).chunk(len(weights), dim=-1))
+        groups = module.groups
+        flat = q.flatten(0, 1).unflatten(2, (groups, -1)).transpose(1, 2).flatten(1, 3)  # (N, G * M * C_out/G, ...)
+        stacked = torch.cat([_group_major(torch.stack(branch), groups) for branch in weights], 1)
         padding = cast(tuple[int, ...], module.padding)  # numbers: checked when the plan was built
         output_padding = tuple(
             i - ((o - 1) * s - 2 * p + d * (k - 1) + 1)
@@ -93,7 +107,12 @@ class AffineMap:
                 self.in_size[-2:], q.shape[-2:], module.stride, padding, module.dilation, module.kernel_size
             )
         )
-        flat = F.conv_transpose2d(
-            q.flatten(0, 1), weight, None, module.stride, padding, output_padding, module.groups, module.dilation
-        )
-        return flat.unflatten(0, q.shape[:2])
+        out = F.conv_transpose2d(flat, stacked, None, module.stride, padding, output_padding, groups, module.dilation)
+        per_branch = out.unflatten(1, (groups, len(weights), -1))  # the outputs of group g: its branches in turn
+        return [per_branch[:, :, b].flatten(1, 2).unflatten(0, batch) for b in range(len(weights))]
+
+
+def _group_major(weights: Tensor, groups: int) -> Tensor:
+    """Stacked transposed-convolution weights ``(M, C_out, C_in/G, k, k)`` reordered to ``(G * M * C_out/G, ...)``:
+    the input channels of ``conv_transpose2d`` grouped by convolution group, then by message."""
+    return weights.unflatten(1, (groups, -1)).transpose(0, 1).flatten(0, 2)

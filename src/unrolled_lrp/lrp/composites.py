@@ -49,6 +49,9 @@ PRESETS: dict[str, dict[str, str]] = {
     },
 }
 
+#: The layer kinds a preset's input-layer rule takes, as zennit's ``first_map``s: zB only a convolution, flat also
+#: a dense layer. Another input layer keeps the rule of its kind.
+FIRST_LAYER_KINDS = {"zbox": ("conv",), "flat": ("conv", "linear")}
 #: The rules for maps without weights of their own (residual sums, average pools).
 GATE_RULES = ("zero", "epsilon", "norm")
 #: The rules that end the decoder: only for the input layer.
@@ -99,8 +102,7 @@ class Binder:
         """The rule of a convolution or dense layer."""
         first = not self.affine_units
         self.affine_units.append(unit)
-        kinds = ("first", unit.kind) if first else (unit.kind,)
-        name = self._name(unit.path, kinds)
+        name = self._name(unit.path, ("first", unit.kind) if first else (unit.kind,))
         if name in INPUT_RULES and not first:
             raise ValueError(f"rule {name!r} applies to the input layer only, not to layer '{unit.path}'")
         return self._rule(name, unit.path)
@@ -117,9 +119,15 @@ class Binder:
         return rule
 
     def _name(self, path: str, kinds: tuple[str, ...]) -> str:
-        """The preset's rule for the first of ``kinds`` it names, then every matching user key in order."""
+        """The preset's rule for the first of ``kinds`` it names and that takes this layer, then every matching user
+        key in order."""
         self.paths.append(path)
-        name = next(self.preset[kind] for kind in kinds if kind in self.preset)
+        layer_kind = kinds[-1]
+        name = next(
+            self.preset[kind]
+            for kind in kinds
+            if kind in self.preset and layer_kind in FIRST_LAYER_KINDS.get(self.preset[kind], (layer_kind,))
+        )
         for key, rule in (self.config.rules or {}).items():
             if key in kinds or (key not in KINDS and fnmatchcase(path, key)):
                 self.matched.add(key)

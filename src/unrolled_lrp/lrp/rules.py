@@ -113,8 +113,8 @@ class Rule(ABC):
         """The signal at the map's input from the signal ``g`` ``(B, K, ...)`` at the activation's output."""
 
     def input_relevance(self, layer: AffineMap, g: Tensor, record: Record, act: Activation, x: Tensor) -> Tensor:
-        """The relevance at the input ``x``, summed over its channels: the heatmaps ``(B, K, ...)``."""
-        return torch.einsum("bkc...,bc...->bk...", self.decode(layer, g, record, act), x)
+        """The relevance ``(B, K, ...)`` at the network's input ``x``: the input times the decoded signal."""
+        return per_class(x) * self.decode(layer, g, record, act)
 
     def select(self, record: Record, index: Tensor) -> Record:
         """The record restricted to the images ``index``."""
@@ -205,13 +205,18 @@ class Message(NamedTuple):
 
 
 class MessageRecord(NamedTuple):
-    gates: tuple[Tensor, ...]
+    gates: Tensor  # (B, M, C_out, ...): one gate per message
     positive_inputs: Tensor | None  # x > 0 where the input can be negative, else None
 
 
 class ModifiedWeightRule(Rule):
     """Gamma, z+ and alpha-beta: each a few :class:`Message` s (zennit's generalised forms, valid for inputs of
-    either sign)."""
+    either sign).
+
+    Decoding stacks the messages along the channels and sends them back, to positive and to negative inputs at
+    once, in one transposed convolution (:meth:`AffineMap.transpose_messages`): the class-batched signal is read
+    once, however many messages and input signs the rule has.
+    """
 
     def __init__(self, stabilizer: float = 1e-6) -> None:
         self.stabilizer = stabilizer
@@ -237,16 +242,18 @@ class ModifiedWeightRule(Rule):
             if message.output_sign:
                 gate = gate * (z.detach() > 0 if message.output_sign > 0 else z.detach() < 0)
             gates.append(gate)
-        return MessageRecord(tuple(gates), x.detach() > 0 if signed_input else None)
+        return MessageRecord(torch.stack(gates, 1), x.detach() > 0 if signed_input else None)
 
     def decode(self, layer: AffineMap, g: Tensor, record: MessageRecord, act: Activation) -> Tensor:
-        weight = layer.decoder_weight
-        terms = [(g * per_class(gate), message) for gate, message in zip(record.gates, self._active(act))]
-        to_positive = _sum(layer.transpose(q, message.for_positive(weight)) for q, message in terms)
+        weight, messages = layer.decoder_weight, self._active(act)
+        q = g.unsqueeze(2) * record.gates.unsqueeze(1)  # (B, K, M, C_out, ...)
+        branches = [[m.for_positive(weight) for m in messages]]
+        if record.positive_inputs is not None:
+            branches.append([m.for_negative(weight) for m in messages])
+        signals = layer.transpose_messages(q, branches)
         if record.positive_inputs is None:
-            return to_positive
-        to_negative = _sum(layer.transpose(q, message.for_negative(weight)) for q, message in terms)
-        return torch.where(per_class(record.positive_inputs), to_positive, to_negative)
+            return signals[0]
+        return torch.where(per_class(record.positive_inputs), signals[0], signals[1])
 
 
 def _sum(tensors: Any) -> Tensor:
@@ -336,16 +343,16 @@ class InputRule(Rule):
         return act.carrier(z) / stabilize(_sum(forward(term) for term in self.terms()), self.stabilizer)
 
     def decode(self, layer: AffineMap, g: Tensor, record: Tensor, act: Activation) -> Tensor:
-        raise TypeError(f"{self.describe()} is an input-layer rule: it gives relevance, not a signal to decode further")
+        raise TypeError(
+            f"{self.describe()} is an input-layer rule: it needs the network's input itself, but a layer before it "
+            "changes that input (only a Flatten or the start of a residual block may come before it)"
+        )
 
     def input_relevance(self, layer: AffineMap, g: Tensor, record: Tensor, act: Activation, x: Tensor) -> Tensor:
-        q = g * per_class(record)
-
-        def relevance(term: InputTerm) -> Tensor:
-            signal = layer.transpose(q, term.weight(layer.decoder_weight))
-            return term.coefficient * torch.einsum("bkc...,bc...->bk...", signal, term.source(x))
-
-        return _sum(relevance(term) for term in self.terms())
+        terms = self.terms()
+        q = (g * per_class(record)).unsqueeze(2)
+        signals = layer.transpose_messages(q, [[term.weight(layer.decoder_weight)] for term in terms])
+        return _sum(term.coefficient * per_class(term.source(x)) * s for term, s in zip(terms, signals))
 
 
 class Flat(InputRule):
@@ -379,6 +386,11 @@ class ZBox(InputRule):
     def _bound(self, value: float | Sequence[float]) -> Callable[[Tensor], Tensor]:
         def source(x: Tensor) -> Tensor:
             per_channel = x.new_tensor(value).reshape(1, -1, *([1] * (x.dim() - 2)))
+            if per_channel.shape[1] not in (1, x.shape[1]):
+                raise ValueError(
+                    f"zB has {per_channel.shape[1]} bounds per channel but its layer's input has {x.shape[1]} "
+                    "channels (a dense input layer sees a flat vector: give scalar bounds)"
+                )
             return per_channel.expand_as(x)
 
         return source

@@ -33,6 +33,8 @@ class Unit(ABC):
     """One step of the classifier's forward pass together with its tied decoder step."""
 
     path: str
+    #: Whether the unit only reshapes (Flatten): then an input-layer rule may sit behind it.
+    reshapes_only = False
 
     @abstractmethod
     def encode(self, a: Tensor) -> tuple[Tensor, Record]:
@@ -56,9 +58,9 @@ class Unit(ABC):
         return signed_input
 
     def input_relevance(self, g: Tensor, record: Record, x: Tensor) -> Tensor:
-        """The relevance at this unit's input ``x``, summed over channels, for the first unit of a plan: the
-        input times the decoded signal (the paper's final multiplication), unless an input-layer rule says other."""
-        return torch.einsum("bkc...,bc...->bk...", self.decode(g, record), x)
+        """The relevance ``(B, K, ...)`` at this unit's input ``x``, the network's input: the input times the decoded
+        signal (the paper's final multiplication), unless an input-layer rule says otherwise."""
+        return per_class(x) * self.decode(g, record)
 
 
 def _activation_name(activation: str | None) -> str:
@@ -269,6 +271,8 @@ class DropoutUnit(Unit):
 class FlattenUnit(Unit):
     """``flatten(x, 1)`` between the convolutional part and the linear head."""
 
+    reshapes_only = True
+
     def __init__(self, path: str) -> None:
         self.path = path
 
@@ -309,9 +313,18 @@ class SequenceUnit(Unit):
         return g
 
     def input_relevance(self, g: Tensor, record: list[Record], x: Tensor) -> Tensor:
-        for unit, rec in zip(reversed(self.units[1:]), reversed(record[1:])):
+        """Decode down to the input layer, which gives the relevance; units that only reshape before it pass the
+        input forward and the relevance back."""
+        first = next(i for i, unit in enumerate(self.units) if not unit.reshapes_only or i == len(self.units) - 1)
+        for unit, rec in zip(reversed(self.units[first + 1 :]), reversed(record[first + 1 :])):
             g = unit.decode(g, rec)
-        return self.units[0].input_relevance(g, record[0], x)
+        inputs = [x]
+        for unit in self.units[:first]:
+            inputs.append(unit.encode(inputs[-1])[0])
+        relevance = self.units[first].input_relevance(g, record[first], inputs[-1])
+        for unit, rec in zip(reversed(self.units[:first]), reversed(record[:first])):
+            relevance = unit.decode(relevance, rec)
+        return relevance
 
     def select(self, record: list[Record], index: Tensor) -> list[Record]:
         return [unit.select(rec, index) for unit, rec in zip(self.units, record)]
@@ -363,6 +376,12 @@ class ResidualUnit(Unit):
         g_main = self.main.decode(q, record.main)
         g_short = q if self.shortcut is None else self.shortcut.decode(q, record.shortcut)
         return g_main + g_short
+
+    def input_relevance(self, g: Tensor, record: ResidualRecord, x: Tensor) -> Tensor:
+        """A block at the network's input: both branches see the input itself."""
+        q = self.rule.apply(g, None if record.gate is None else per_class(record.gate), self.act)
+        short = per_class(x) * q if self.shortcut is None else self.shortcut.input_relevance(q, record.shortcut, x)
+        return self.main.input_relevance(q, record.main, x) + short
 
     def select(self, record: ResidualRecord, index: Tensor) -> ResidualRecord:
         shortcut = None if self.shortcut is None else self.shortcut.select(record.shortcut, index)

@@ -121,7 +121,7 @@ class UnrolledLRP(nn.Module):
     def _heatmaps(self, x: Tensor, records: list[Record], class_index: Tensor) -> Tensor:
         """Decode the one-hot class selectors down to the input and multiply with it (paper, 2.2.5)."""
         selector = torch.eye(self.num_classes, dtype=x.dtype, device=x.device)[class_index]
-        return self._plan.input_relevance(selector.expand(x.shape[0], -1, -1), records, x)
+        return self._plan.input_relevance(selector.expand(x.shape[0], -1, -1), records, x).sum(2)
 
     def _class_index(self, classes: Sequence[int] | Tensor | None, device: torch.device) -> Tensor:
         if classes is None:

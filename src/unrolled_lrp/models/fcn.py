@@ -47,6 +47,6 @@ class FCN(SegmentationOnlyModel):
         return self.seg_head(self.decoder(self.encoder(x)[-1]))
 
 
-@register_model("fcn")
+@register_model("fcn", display="FCN")
 def fcn(classifier: nn.Module, num_classes: int, **kwargs) -> FCN:
     return FCN(classifier, num_classes, **kwargs)

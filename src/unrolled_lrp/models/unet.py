@@ -139,11 +139,11 @@ class MultiTaskUNet(UNet):
         return SegmentationOutput(seg_logits=seg_logits, class_logits=class_logits)
 
 
-@register_model("unet")
+@register_model("unet", display="UNet")
 def unet(classifier: nn.Module, num_classes: int, **kwargs) -> UNet:
     return UNet(classifier, num_classes, **kwargs)
 
 
-@register_model("mt_unet")
+@register_model("mt_unet", display="multi-task UNet")
 def mt_unet(classifier: nn.Module, num_classes: int, **kwargs) -> MultiTaskUNet:
     return MultiTaskUNet(classifier, num_classes, **kwargs)

@@ -39,7 +39,7 @@ def image_level_only(data: DataConfig) -> DataConfig:
 
 
 def pretrain_classifier(
-    classifier: nn.Module, data: DataConfig, optim: TrainConfig, run: RunFiles, class_names: list[str]
+    classifier: nn.Module, *, data: DataConfig, optim: TrainConfig, run: RunFiles, class_names: list[str]
 ) -> Path:
     """Fine-tune ``classifier`` with per-class sigmoid BCE (background weight 0) on all image-level labels.
 
@@ -49,7 +49,7 @@ def pretrain_classifier(
     writes the file.
     """
     training_data = build_training_data(image_level_only(data))
-    train(ImageClassifier(classifier), training_data, optim, run, class_names)
+    train(ImageClassifier(classifier), data=training_data, optim=optim, run=run, class_names=class_names)
     if setup(optim.device).is_main:
         save_atomic({"model": classifier.state_dict()}, run.classifier)
     return run.classifier

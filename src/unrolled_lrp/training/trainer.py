@@ -101,19 +101,19 @@ def _loss(
     network: Network,
     uses_image_labels: bool,
     batch: Batch,
-    config: TrainConfig,
+    optim: TrainConfig,
     device: torch.device,
     has_background: bool = True,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Forward pass and loss of one batch; only the pixel-labelled images (the first ones) are decoded for
     mixed-batch models."""
-    decoded = batch.pixel_labelled() if uses_image_labels else None
-    image = batch.image.to(device, memory_format=memory_format(config.channels_last), non_blocking=True)
-    output = network(image, seg_mask=decoded)
-    masks = batch.mask[:decoded] if uses_image_labels else batch.mask
+    seg_mask = batch.pixel_labelled() if uses_image_labels else None
+    image = batch.image.to(device, memory_format=memory_format(optim.channels_last), non_blocking=True)
+    output = network(image, seg_mask=seg_mask)
+    masks = batch.mask[:seg_mask] if uses_image_labels else batch.mask
     labels = batch.labels.to(device, non_blocking=True)
     return combined_loss(
-        output, masks.to(device, non_blocking=True), labels, config.seg_weight, config.cls_weight, has_background
+        output, masks.to(device, non_blocking=True), labels, optim.seg_weight, optim.cls_weight, has_background
     )
 
 
@@ -144,7 +144,7 @@ def _step(
     optimizer: torch.optim.Optimizer,
     batch: Batch,
     has_background: bool,
-    config: TrainConfig,
+    optim: TrainConfig,
     ranks: Distributed,
     step: int,
     last: Path,
@@ -153,19 +153,19 @@ def _step(
 
     A non-finite loss or gradient norm raises :class:`TrainingDiverged` before the optimizer touches the weights.
     """
-    torch.manual_seed(step_seed(config.seed, step, ranks.rank, ranks.world_size, stream=1))
-    with autocast(ranks.device, config.precision):
-        loss, parts = _loss(network, model.uses_image_labels, batch, config, ranks.device, has_background)
+    torch.manual_seed(step_seed(optim.seed, step, ranks.rank, ranks.world_size, stream=1))
+    with autocast(ranks.device, optim.precision):
+        loss, parts = _loss(network, model.uses_image_labels, batch, optim, ranks.device, has_background)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
-    grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip or math.inf)
+    grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), optim.grad_clip or math.inf)
     check_finite(step + 1, loss, grad_norm, last)
     optimizer.step()
     return loss, parts
 
 
 def _save_last(
-    model: SegmentationModel, optimizer: torch.optim.Optimizer, config: TrainConfig, progress: _Progress, last: Path
+    model: SegmentationModel, optimizer: torch.optim.Optimizer, optim: TrainConfig, progress: _Progress, last: Path
 ) -> None:
     """The full training state, written atomically; refuses non-finite weights so the last good one stays."""
     if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
@@ -174,7 +174,7 @@ def _save_last(
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
         "step": progress.step,
-        "config": json.dumps(asdict(config)),
+        "config": json.dumps(asdict(optim)),
         "best": json.dumps(progress.best),
     }
     save_atomic(state, last)
@@ -184,7 +184,7 @@ def _evaluate_and_checkpoint(
     model: SegmentationModel,
     optimizer: torch.optim.Optimizer,
     data: TrainingData,
-    config: TrainConfig,
+    optim: TrainConfig,
     progress: _Progress,
     run: RunFiles,
     class_names: list[str],
@@ -192,17 +192,17 @@ def _evaluate_and_checkpoint(
 ) -> None:
     """Evaluate on the hold-out split, keep ``run.best`` if it improves, write ``run.last`` (main process only)."""
     device = next(model.parameters()).device
-    with autocast(device, config.precision):
+    with autocast(device, optim.precision):
         metrics = evaluate(model, data.holdout, class_names, device) if len(data.holdout) else {}
     log.holdout(progress.step, metrics)
     if _improves(metrics, progress.best):
         progress.best = {"step": progress.step, **metrics}
         save_atomic({"model": model.state_dict(), "step": progress.step}, run.best)
-    _save_last(model, optimizer, config, progress, run.last)
+    _save_last(model, optimizer, optim, progress, run.last)
 
 
 def train(
-    model: SegmentationModel, data: TrainingData, config: TrainConfig, run: RunFiles, class_names: list[str]
+    model: SegmentationModel, *, data: TrainingData, optim: TrainConfig, run: RunFiles, class_names: list[str]
 ) -> dict:
     """Train ``model``; keep ``run.last`` (full state, for ``resume``) and ``run.best`` (best hold-out mIoU,
     or the latest model when the hold-out split is empty), log to ``run.log`` and ``run.tensorboard``.
@@ -213,48 +213,48 @@ def train(
     the last good ``run.last``. Under ``torchrun`` each process trains on its share of every batch (see
     :mod:`.distributed`) and rank 0 evaluates and writes the files. Returns the best hold-out metrics (on every rank).
     """
-    ranks = setup(config.device)
+    ranks = setup(optim.device)
     ranks.check_batch_size(len(data.sampler.batch(0)))
     run.path.mkdir(parents=True, exist_ok=True)
-    model.to(ranks.device).to(memory_format=memory_format(config.channels_last)).train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    model.to(ranks.device).to(memory_format=memory_format(optim.channels_last)).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=optim.lr, weight_decay=optim.weight_decay)
     progress = _resume(model, optimizer, run.last, ranks.device)
-    network = _network(model, ranks, config.compile)
-    steps = range(progress.step, config.steps)
+    network = _network(model, ranks, optim.compile)
+    steps = range(progress.step, optim.steps)
     pace = Pace()
     with (
         RunLog(run.log, run.tensorboard, progress.step, enabled=ranks.is_main) as log,
         stop_requests() as stop,
         training_batches(
-            data, config.seed, steps, ranks.rank, ranks.world_size, pin_memory=ranks.device.type == "cuda"
+            data, optim.seed, steps, ranks.rank, ranks.world_size, pin_memory=ranks.device.type == "cuda"
         ) as batches,
-        tqdm(steps, initial=progress.step, total=config.steps, desc="train", disable=not ranks.is_main) as bar,
+        tqdm(steps, initial=progress.step, total=optim.steps, desc="train", disable=not ranks.is_main) as bar,
     ):
         for step in bar:
             if ranks.is_main:
-                maybe_snapshot(model, data.val, step, run.snapshots, config.snapshot_every, config.snapshot_images)
+                maybe_snapshot(model, data.val, step, run.snapshots, optim.snapshot_every, optim.snapshot_images)
             waiting = time.perf_counter()
             batch = next(batches)
             pace.add(len(batch.ids) * ranks.world_size, time.perf_counter() - waiting)
             has_background = data.train.classes.has_background
-            loss, parts = _step(network, model, optimizer, batch, has_background, config, ranks, step, run.last)
+            loss, parts = _step(network, model, optimizer, batch, has_background, optim, ranks, step, run.last)
             progress.step = step + 1
             bar.set_postfix(
                 loss=f"{loss.item():.3f}",
                 img_s=f"{pace.images_per_second:.1f}",
                 data_wait=f"{pace.data_wait_share:.0%}",
             )
-            if progress.step % config.log_every == 0:
+            if progress.step % optim.log_every == 0:
                 log.step(progress.step, loss.item(), parts, optimizer.param_groups[0]["lr"], pace)
-            if progress.step % config.eval_every == 0 or progress.step == config.steps:
+            if progress.step % optim.eval_every == 0 or progress.step == optim.steps:
                 if ranks.is_main:
-                    _evaluate_and_checkpoint(model, optimizer, data, config, progress, run, class_names, log)
+                    _evaluate_and_checkpoint(model, optimizer, data, optim, progress, run, class_names, log)
                 ranks.barrier()  # the others wait for the evaluation and the checkpoint
-            if progress.step < config.steps and ranks.any_rank(stop.signum is not None):
+            if progress.step < optim.steps and ranks.any_rank(stop.signum is not None):
                 if ranks.is_main:
-                    _save_last(model, optimizer, config, progress, run.last)
+                    _save_last(model, optimizer, optim, progress, run.last)
                 ranks.barrier()
                 raise Preempted(stop.signum or signal.SIGTERM, progress.step, run.last)
     if ranks.is_main:
-        maybe_snapshot(model, data.val, config.steps, run.snapshots, config.snapshot_every, config.snapshot_images)
+        maybe_snapshot(model, data.val, optim.steps, run.snapshots, optim.snapshot_every, optim.snapshot_images)
     return ranks.broadcast(progress.best or {})

@@ -10,17 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.colors import TwoSlopeNorm
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.colors import TwoSlopeNorm  # noqa: E402
+from unrolled_lrp.data.classes import ClassSet
 
-from unrolled_lrp.data.classes import ClassSet  # noqa: E402
-
-from .figures import colourise  # noqa: E402
+from .canvas import save, subplots
+from .figures import colourise
 
 #: Draws the in-between cell of a row: (axes, snapshot, image index) → None.
 CellPainter = Callable[[Axes, dict, int], None]
@@ -39,7 +36,7 @@ def _grid(
 ) -> Path:
     """Lay out ``rows`` (row label, image index, painter of the in-between cells) as input | steps | truth."""
     columns = len(snapshots) + 2
-    fig, axes = plt.subplots(len(rows), columns, figsize=(1.8 * columns, 1.8 * len(rows)), squeeze=False)
+    fig, axes = subplots(len(rows), columns, figsize=(1.8 * columns, 1.8 * len(rows)))
     for row, (label, image, paint) in zip(axes, rows):
         first = snapshots[0]
         row[0].imshow(first["images"][image].permute(1, 2, 0).numpy())
@@ -52,11 +49,7 @@ def _grid(
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
 def save_segmentation_evolution(snapshots: Sequence[dict], classes: ClassSet, path: str | Path) -> Path:

@@ -6,12 +6,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
+import numpy as np
+import torch
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+from torch import Tensor
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from torch import Tensor  # noqa: E402
+from .canvas import save, subplots
 
 
 def colourise(labels: Tensor, palette: Sequence[tuple[int, int, int]]) -> np.ndarray:
@@ -22,7 +24,7 @@ def colourise(labels: Tensor, palette: Sequence[tuple[int, int, int]]) -> np.nda
     return table[labels.cpu().numpy().astype(np.uint8)]
 
 
-def show_heatmap(ax, heatmap: Tensor, title: str) -> None:
+def show_heatmap(ax: Axes, heatmap: Tensor, title: str) -> None:
     """A heatmap on a symmetric blue-white-red scale (red: evidence for the class), as the paper's Fig. 3,
     saturating at the 99.5th percentile of |relevance| so that a few extreme pixels do not wash out the rest."""
     bound = heatmap.abs().flatten().float().quantile(0.995).item() or heatmap.abs().max().item() or 1.0
@@ -30,15 +32,10 @@ def show_heatmap(ax, heatmap: Tensor, title: str) -> None:
     ax.set_title(title, fontsize=9)
 
 
-def _save(fig, path: str | Path, image_axes: Sequence) -> Path:
+def _save(fig: Figure, path: str | Path, image_axes: Sequence[Axes]) -> Path:
     for ax in image_axes:
         ax.axis("off")
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
 def save_top_classes(
@@ -49,7 +46,8 @@ def save_top_classes(
     (grey: any other class). ``heatmaps`` is ``(C, H, W)`` for all ``C`` classes."""
     top = torch.argsort(logits, descending=True)[:top_k].tolist()
     probabilities = logits.softmax(0)
-    fig, axes = plt.subplots(1, top_k + 2, figsize=(3 * (top_k + 2), 3.4))
+    fig, grid = subplots(1, top_k + 2, figsize=(3 * (top_k + 2), 3.4))
+    axes = grid[0]
     axes[0].imshow(image.permute(1, 2, 0).clamp(0, 1).cpu().numpy())
     axes[0].set_title("input", fontsize=9)
     for ax, k in zip(axes[1:], top):
@@ -58,11 +56,11 @@ def save_top_classes(
     labels = torch.zeros_like(winner)
     for rank, k in enumerate(top, start=1):
         labels[winner == k] = rank
-    tab10 = [plt.cm.tab10(i) for i in range(top_k)]
+    tab10 = [matplotlib.colormaps["tab10"](i) for i in range(top_k)]
     colours = [(160, 160, 160)] + [(int(255 * r), int(255 * g), int(255 * b)) for r, g, b, _ in tab10]
     axes[-1].imshow(colourise(labels, colours))
     axes[-1].set_title(f"argmax of all {len(class_names)} heatmaps", fontsize=9)
-    handles = [plt.Rectangle((0, 0), 1, 1, color=np.asarray(c) / 255) for c in colours]
+    handles = [Rectangle((0, 0), 1, 1, color=np.asarray(c) / 255) for c in colours]
     axes[-1].legend(handles, ["other"] + [class_names[k] for k in top], fontsize=6, loc="lower right")
     return _save(fig, path, axes)
 
@@ -82,7 +80,8 @@ def save_explanation(
     Heatmaps use a symmetric blue-white-red scale per class (red: evidence for the class), as the paper's Fig. 3.
     """
     top = torch.argsort(logits, descending=True)[:top_k].tolist()
-    fig, axes = plt.subplots(1, top_k + 3, figsize=(3 * (top_k + 3), 3.2))
+    fig, grid = subplots(1, top_k + 3, figsize=(3 * (top_k + 3), 3.2))
+    axes = grid[0]
     axes[0].imshow(image.permute(1, 2, 0).clamp(0, 1).cpu().numpy())
     axes[0].set_title("input")
     for ax, k in zip(axes[1 : top_k + 1], top):
