@@ -419,7 +419,6 @@ COMMAND_OPTIONS: dict[str, list[tuple[str, Value, str | None]]] = {
         ("grid", lambda voc, tmp: str(tmp / "absent.yaml"), r"absent\.yaml"),
         ("run_root", lambda voc, tmp: str(_write(tmp / "file", "")), r"File exists.*file"),
         ("dry_run", "maybe", None),
-        ("shard", "2/2", r"shard '2/2': need 0 <= I < N"),
         ("device", "gpu", None),
         ("grid.encoders", "[resnet7]", r"unknown encoder 'resnet7' in the grid"),
         ("grid.regimes", "[0]", None),

@@ -19,11 +19,12 @@ from unrolled_lrp.cli import train as training
 from unrolled_lrp.data.problems import DatasetError
 from unrolled_lrp.lrp import UnsupportedLayerError
 from unrolled_lrp.runs import RESUMABLE_CHANGES, RunDir
+from unrolled_lrp.runs.lock import Locked
 from unrolled_lrp.training.safety import Preempted, TrainingDiverged
 
 #: Errors that describe bad input (settings, files, data, models) or a diverged run; the console shows their
 #: message only (any other exception with its type).
-USER_ERRORS = (ValueError, FileNotFoundError, DatasetError, UnsupportedLayerError, TrainingDiverged)
+USER_ERRORS = (ValueError, FileNotFoundError, DatasetError, UnsupportedLayerError, TrainingDiverged, Locked)
 
 COMMANDS: dict[str, Any] = {
     "data": {"synth": data.synth, "check": data.check, "download": data.download},
