@@ -1,5 +1,5 @@
-"""``ulrp reproduce``: a tiny grid end to end, dry runs, resuming exactly the damaged run, clear
-config errors, and the lock that lets one process do a shared step while the others wait."""
+"""``ulrp reproduce``: a tiny grid end to end (its report written at the end), dry runs, resuming exactly the
+damaged run, clear config errors. Several processes sharing a grid: test_workers.py."""
 
 from __future__ import annotations
 
@@ -13,33 +13,14 @@ import pytest
 import torch
 import yaml
 
+from tiny_runs import tiny_grid
 from unrolled_lrp.cli.main import main
 from unrolled_lrp.experiments.grid import _write_grid_file, load_grid, plan, run_grid
 from unrolled_lrp.experiments.layout import RunKey
 from unrolled_lrp.experiments.report import write_report
 
-MODELS, REGIMES, SEEDS = ["unrolled_lrp", "unet"], [2, 4], [0, 1]
+MODELS, REGIMES, SEEDS = ["unrolled_lrp", "unet"], [2, 4], [0, 1]  # those of tiny_grid
 RUN_FILES = ("config.yaml", "metrics.json", "val_metrics.json", "best.pt", "last.pt", "log.csv")
-
-
-def tiny_grid(root: Path) -> dict:
-    """Two foreground classes on 32-pixel images, a few steps per run: seconds per run on one core."""
-    return {
-        "data": {"root": str(root / "data"), "crop_size": 32, "batch_size": 4},
-        "synth": {
-            "num_pixel_train": 8,
-            "num_val": 4,
-            "num_image_level": 8,
-            "image_size": 32,
-            "classes": ["background", "aeroplane", "bird"],
-        },
-        "encoders": ["resnet18"],
-        "pretrain_optim": {"steps": 2, "lr": 1e-3, "eval_every": 2},
-        "models": MODELS,
-        "regimes": REGIMES,
-        "seeds": SEEDS,
-        "optim": {"steps": 2, "lr": 1e-4, "eval_every": 2, "log_every": 1},
-    }
 
 
 def write_config(path: Path, config: dict) -> Path:

@@ -16,27 +16,18 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tiny_runs import tiny_grid
+
 SRC = Path(__file__).resolve().parents[2] / "src"
 STEPS = 6
 
 
 def _grid(tmp: Path) -> dict:
-    """Four runs of six steps (a checkpoint every two) on a synthetic dataset, no DataLoader workers."""
-    return {
-        "data": {"root": str(tmp / "data"), "crop_size": 32, "batch_size": 4, "workers": 0},
-        "synth": {
-            "num_pixel_train": 8,
-            "num_val": 4,
-            "num_image_level": 8,
-            "image_size": 32,
-            "classes": ["background", "cat", "dog"],
-        },
-        "encoders": ["resnet18"],
-        "pretrain_optim": {"steps": 2, "lr": 1e-3, "eval_every": 2},
-        "models": ["unrolled_lrp", "unet"],
-        "regimes": [2, 4],
-        "optim": {"steps": STEPS, "lr": 1e-4, "eval_every": 2, "log_every": 1},
-    }
+    """Four runs of six steps (a checkpoint every two), no DataLoader workers."""
+    grid = tiny_grid(tmp)
+    grid["data"]["workers"] = 0
+    grid["optim"]["steps"] = STEPS
+    return {**grid, "seeds": [0]}
 
 
 def _worker(config: Path, run_root: Path, log: Path) -> subprocess.Popen:
