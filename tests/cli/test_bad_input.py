@@ -3,8 +3,10 @@ names what is wrong, without a traceback and without touching an existing run di
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -558,3 +560,21 @@ def test_data_check_exits_non_zero_on_a_broken_dataset(tiny_voc, tmp_path, capsy
         ["data", "check", "--root", str(tiny_voc), "--classes", str(tiny_voc / "classes.yaml")], capsys, monkeypatch
     )
     assert status == 0
+
+
+@pytest.mark.slow  # a fresh Python process: pytest would capture the warnings the console prints
+def test_a_class_no_image_contains_is_one_warning_line_and_the_check_passes(tiny_voc, tmp_path):
+    root = tmp_path / "voc"
+    shutil.copytree(tiny_voc, root)
+    (root / "classes.yaml").write_text("classes: [background, cat, dog, cow]\n")
+    src = Path(__file__).resolve().parents[2] / "src"
+    code = "import sys; from unrolled_lrp.cli.main import console; sys.argv[0] = 'ulrp'; console()"
+    args = ["data", "check", "--root", str(root), "--classes", str(root / "classes.yaml")]
+    env = {**os.environ, "PYTHONPATH": f"{src}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    env.pop("ULRP_DEBUG", None)
+    result = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        f"warning: {root / 'VOCdevkit' / 'VOC2012'}: no training image contains the class(es) cow",
+        f"warning: {root / 'VOCdevkit' / 'VOC2012'}: no val image contains the class(es) cow",
+    ]

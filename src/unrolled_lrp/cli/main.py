@@ -22,8 +22,8 @@ from unrolled_lrp.runs import RESUMABLE_CHANGES, RunDir
 from unrolled_lrp.runs.lock import Locked
 from unrolled_lrp.training.safety import Preempted, TrainingDiverged
 
-#: Errors that describe bad input (settings, files, data, models) or a diverged run; the console shows their
-#: message only (any other exception with its type).
+#: Errors that describe bad input (settings, files, data, models), a diverged run or a run directory that another
+#: process writes; the console shows their message only (any other exception with its type).
 USER_ERRORS = (ValueError, FileNotFoundError, DatasetError, UnsupportedLayerError, TrainingDiverged, Locked)
 
 COMMANDS: dict[str, Any] = {
@@ -137,8 +137,8 @@ def _warning_line(
 def console() -> None:
     """The ``ulrp`` console command: :func:`main`, with any exception reported as one ``error:`` line and exit
     status 1 instead of a traceback, and each warning as one ``warning:`` line (set ``ULRP_DEBUG=1`` to see the
-    traceback and where warnings come from). A preempted run (SIGTERM, SIGINT)
-    says how to resume and exits with 128 + the signal number, as if the signal had ended it."""
+    traceback and where warnings come from). A preempted run (SIGTERM, SIGINT) says how to resume and exits with
+    128 + the signal number, as if the signal had ended it."""
     if not os.environ.get("ULRP_DEBUG"):
         warnings.formatwarning = _warning_line
     try:
