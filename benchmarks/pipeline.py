@@ -37,7 +37,8 @@ CAMVID = Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets" / "c
 def pipeline_rate(data: TrainingData, batches: int) -> float:
     """Images per second delivered by the loader alone (nothing consumes them)."""
     start = time.perf_counter()
-    images = sum(len(batch.ids) for batch in training_batches(data, seed=0, steps=range(batches)))
+    with training_batches(data, seed=0, steps=range(batches)) as loaded:
+        images = sum(len(batch.ids) for batch in loaded)
     return images / (time.perf_counter() - start)
 
 

@@ -5,7 +5,18 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from unrolled_lrp.data import DatasetError, check_dataset, find_voc, load_voc, require_valid_dataset
+from unrolled_lrp.data import (
+    VOC_CLASSES,
+    ClassSet,
+    DatasetError,
+    check_dataset,
+    find_voc,
+    load_voc,
+    require_valid_dataset,
+)
+from unrolled_lrp.data.check import require_training_splits
+from unrolled_lrp.data.problems import DatasetWarning
+from unrolled_lrp.data.voc import VocItem
 
 
 def test_clean_synthetic_dataset_has_no_problems(synth_root: Path):
@@ -103,3 +114,56 @@ def test_val_listed_for_training_is_reported(voc_copy: Path):
 def test_missing_root(tmp_path: Path):
     [problem] = check_dataset(tmp_path / "nowhere")
     assert problem.path == tmp_path / "nowhere" and "VOCdevkit/VOC2012" in problem.message
+
+
+def _blank(mask: Path) -> None:
+    """Paint a mask all background, keeping its palette."""
+    png = Image.open(mask)
+    blank = Image.fromarray(np.zeros_like(np.array(png)), mode="P")
+    blank.putpalette(png.getpalette())
+    blank.save(mask)
+
+
+def test_empty_val_and_pixel_lists_are_problems(voc_copy: Path):
+    layout = find_voc(voc_copy)
+    for name in ("val.txt", "train.txt"):
+        (layout.segmentation_sets / name).write_text("")
+    found = {problem.path.name: problem.message for problem in check_dataset(voc_copy)}
+    assert found["val.txt"].startswith("lists no image; evaluation needs at least one")
+    assert found["train.txt"].startswith("lists no image; segmentation training needs at least one")
+
+
+def test_a_split_without_a_foreground_pixel_is_a_problem(voc_copy: Path):
+    layout = find_voc(voc_copy)
+    for image_id in load_voc(voc_copy).val:
+        _blank(layout.mask(image_id.id))
+    [problem] = check_dataset(voc_copy)
+    assert problem.path == layout.segmentation_sets / "val.txt"
+    assert problem.message.startswith("no mask of its 8 images has a foreground pixel")
+
+
+def test_a_class_no_image_contains_is_a_warning_not_a_problem(synth_root: Path):
+    classes = ClassSet.from_names([*VOC_CLASSES, "unicorn"])
+    with pytest.warns(DatasetWarning) as warned:
+        assert check_dataset(synth_root, classes) == []
+    messages = [str(warning.message) for warning in warned]
+    assert any("no training image contains the class(es) unicorn" in message for message in messages)
+    assert any("no val image contains the class(es)" in message and "unicorn" in message for message in messages)
+
+
+def test_a_training_or_hold_out_split_without_a_foreground_pixel_is_refused():
+    classes = ClassSet.from_names(["background", "cat", "dog"])
+
+    def items(*labels: set[int]) -> list[VocItem]:
+        return [
+            VocItem(f"im{k}", Path(f"im{k}.jpg"), Path(f"im{k}.png"), frozenset(found))
+            for k, found in enumerate(labels)
+        ]
+
+    require_training_splits(items({0, 1}, {0}), items({0, 2}), classes)
+    with pytest.raises(ValueError, match=r"the hold-out split \(im0, im1\) has no foreground pixel"):
+        require_training_splits(items({0, 1}), items({0}, {0}), classes)
+    with pytest.raises(ValueError, match=r"the training split \(im0\) has no foreground pixel"):
+        require_training_splits(items({0}), items({0, 1}), classes)
+    with pytest.raises(ValueError, match=r"leave none for the hold-out split"):
+        require_training_splits(items({0, 1}), [], classes)

@@ -1,5 +1,5 @@
-"""``ulrp reproduce``: a tiny grid end to end in two shards, dry runs, resuming exactly the damaged run, clear
-config errors, and the lock that lets one process do a shared step while the others wait."""
+"""``ulrp reproduce``: a tiny grid end to end (its report written at the end), dry runs, resuming exactly the
+damaged run, clear config errors. Several processes sharing a grid: test_workers.py."""
 
 from __future__ import annotations
 
@@ -7,41 +7,20 @@ import csv
 import json
 import math
 import statistics
-import threading
-import time
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
 
+from tiny_runs import tiny_grid
 from unrolled_lrp.cli.main import main
-from unrolled_lrp.experiments.grid import _once, _write_grid_file, load_grid, plan, run_grid
+from unrolled_lrp.experiments.grid import _write_grid_file, load_grid, plan, run_grid
 from unrolled_lrp.experiments.layout import RunKey
 from unrolled_lrp.experiments.report import write_report
 
-MODELS, REGIMES, SEEDS = ["unrolled_lrp", "unet"], [2, 4], [0, 1]
+MODELS, REGIMES, SEEDS = ["unrolled_lrp", "unet"], [2, 4], [0, 1]  # those of tiny_grid
 RUN_FILES = ("config.yaml", "metrics.json", "val_metrics.json", "best.pt", "last.pt", "log.csv")
-
-
-def tiny_grid(root: Path) -> dict:
-    """Two foreground classes on 32-pixel images, a few steps per run: seconds per run on one core."""
-    return {
-        "data": {"root": str(root / "data"), "crop_size": 32, "batch_size": 4},
-        "synth": {
-            "num_pixel_train": 8,
-            "num_val": 4,
-            "num_image_level": 8,
-            "image_size": 32,
-            "classes": ["background", "aeroplane", "bird"],
-        },
-        "encoders": ["resnet18"],
-        "pretrain_optim": {"steps": 2, "lr": 1e-3, "eval_every": 2},
-        "models": MODELS,
-        "regimes": REGIMES,
-        "seeds": SEEDS,
-        "optim": {"steps": 2, "lr": 1e-4, "eval_every": 2, "log_every": 1},
-    }
 
 
 def write_config(path: Path, config: dict) -> Path:
@@ -61,12 +40,12 @@ def _one_thread(single_thread):
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """The tiny grid run through the CLI as shard 0/2 then 1/2: (config file, run root)."""
+    """The tiny grid run through the CLI twice (the second finds nothing to do): (config file, run root)."""
     torch.set_num_threads(1)
     tmp = tmp_path_factory.mktemp("grid")
     config, run_root = write_config(tmp / "grid.yaml", tiny_grid(tmp)), tmp / "runs"
-    for shard in ("0/2", "1/2"):
-        main(["reproduce", "--grid", str(config), "--run_root", str(run_root), "--shard", shard])
+    for _ in range(2):
+        main(["reproduce", "--grid", str(config), "--run_root", str(run_root)])
     return config, run_root
 
 
@@ -85,11 +64,10 @@ def test_every_run_is_pretrained_trained_and_evaluated_in_the_documented_layout(
         assert run.status == "finished"
         assert run.saved_config()["data"]["num_pixel"] == key.num_pixel
     assert load_grid(run_root / "grid.yaml") == load_grid(config)  # grid.yaml reads back as the same grid
-    # shard 0/2 ran the even plan indices (and pre-training) first, shard 1/2 the odd ones
-    expected = ["resnet18/pretrain"] + [
-        item.run.path.relative_to(run_root).as_posix() for item in runs[::2] + runs[1::2]
-    ]
+    # pre-training first, then the runs in plan order, each once: the second invocation trained nothing
+    expected = ["resnet18/pretrain"] + [item.run.path.relative_to(run_root).as_posix() for item in runs]
     assert timings(run_root) == expected
+    assert (run_root / "report" / "tables.md").is_file()  # written when the last run finished
 
 
 def test_dry_run_lists_every_run_with_its_status_and_runs_nothing(study, tmp_path, capsys):
@@ -162,19 +140,6 @@ def test_a_run_root_refuses_other_shared_settings(study):
         run_grid(load_grid(write_config(config.parent / "changed.yaml", changed)), run_root=run_root)
 
 
-def test_shards_partition_the_plan(tmp_path):
-    grid = load_grid(write_config(tmp_path / "grid.yaml", tiny_grid(tmp_path)))
-    everything = plan(grid, run_root=tmp_path)
-    for count in (1, 2, 3, 5):
-        shards = [run_grid(grid, run_root=tmp_path, shard=f"{index}/{count}", dry_run=True) for index in range(count)]
-        assert sorted((run for shard in shards for run in shard), key=lambda run: run.index) == everything
-        assert all(len(shard) in (len(everything) // count, -(-len(everything) // count)) for shard in shards)
-    with pytest.raises(ValueError, match="I/N"):
-        run_grid(grid, run_root=tmp_path, shard="1-2", dry_run=True)
-    with pytest.raises(ValueError, match="0 <= I < N"):
-        run_grid(grid, run_root=tmp_path, shard="2/2", dry_run=True)
-
-
 def _variant(config: dict, variant: dict) -> None:
     """``config`` with ``variant`` named "v" and trained."""
     config.update(variants={"v": variant}, models=["unet", "v"])
@@ -200,6 +165,11 @@ def _variant(config: dict, variant: dict) -> None:
         (lambda c: _variant(c, {"model": "unrolled_lrp", "lrp": {"composite": "alpha"}}), r"variants\.v\.lrp"),
         (lambda c: _variant(c, {"model": "unet", "lrp": {"composite": "epsilon"}}), "'unet' decodes no heatmaps"),
         (lambda c: _variant(c, {"model": "unet", "model_args": {"gamma": 1}}), "--lrp.gamma"),
+        (lambda c: c.update(regimes=[0, 2]), "regimes"),
+        (lambda c: c.update(seeds=[-1]), "seeds"),
+        (lambda c: c["synth"].update(num_val=0), "num_val"),
+        (lambda c: c["synth"].update(num_pixel_train=1), "num_pixel_train must be at least the 2 foreground"),
+        (lambda c: c["optim"].update(steps=0), "steps"),
     ],
 )
 def test_config_errors_name_the_culprit(tmp_path, change, named):
@@ -207,22 +177,6 @@ def test_config_errors_name_the_culprit(tmp_path, change, named):
     change(config)
     with pytest.raises(ValueError, match=named):
         load_grid(write_config(tmp_path / "grid.yaml", config))
-
-
-def test_only_one_process_does_a_shared_step_while_the_others_wait(tmp_path):
-    marker, calls = tmp_path / "done", []
-
-    def work():
-        calls.append(threading.get_ident())
-        time.sleep(0.2)
-        marker.touch()
-
-    threads = [threading.Thread(target=_once, args=(tmp_path / "step.lock", marker.exists, work)) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert len(calls) == 1 and marker.exists()
 
 
 def test_a_grid_on_a_fully_pixel_labelled_dataset_runs_to_the_end(tmp_path):

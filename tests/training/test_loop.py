@@ -121,3 +121,19 @@ def test_losses_lr_holdout_miou_and_pace_go_to_tensorboard(data, tmp_path, singl
     assert expected <= tags
     assert [event.step for event in events.Scalars("loss/total")] == [1, 2]
     assert 0 <= events.Scalars("pace/data_wait")[-1].value <= 1
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"steps": 0}, r"optim\.steps must be a positive integer, got 0"),
+        ({"lr": 0.0}, r"optim\.lr must be > 0, got 0\.0"),
+        ({"eval_every": 0}, r"optim\.eval_every must be a positive integer"),
+        ({"seed": -1}, r"optim\.seed must be an integer in \[0, 2\*\*32\)"),
+        ({"device": "gpu"}, r"optim\.device must be cpu, cuda, cuda:N or mps, got 'gpu'"),
+        ({"seg_weight": 0.0, "cls_weight": 0.0}, r"both 0: there would be no loss"),
+    ],
+)
+def test_settings_are_range_checked_when_built(changes, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**changes)

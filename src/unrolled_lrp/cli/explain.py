@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from unrolled_lrp.data.options import Device, PositiveInt
 from unrolled_lrp.experiments.explain import Explanation, explain_demo_scene, explain_images
 from unrolled_lrp.lrp import LRPConfig
 
@@ -23,9 +24,9 @@ def explain(
     weights: str | None = None,
     classes: Path | None = None,
     lrp: LRPConfig = LRPConfig(class_chunk_size=50),
-    size: int | None = None,
-    top_k: int = 4,
-    device: str = "cpu",
+    size: PositiveInt | None = None,
+    top_k: PositiveInt = 4,
+    device: Device = "cpu",
 ) -> None:
     """Write, for each image, a PNG with its per-class LRP heatmaps, argmax segmentation and class scores.
 

@@ -7,6 +7,7 @@ import inspect
 import os
 import shlex
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,11 +19,12 @@ from unrolled_lrp.cli import train as training
 from unrolled_lrp.data.problems import DatasetError
 from unrolled_lrp.lrp import UnsupportedLayerError
 from unrolled_lrp.runs import RESUMABLE_CHANGES, RunDir
+from unrolled_lrp.runs.lock import Locked
 from unrolled_lrp.training.safety import Preempted, TrainingDiverged
 
-#: Errors that describe bad input (settings, files, data, models) or a diverged run; the console shows their
-#: message only.
-USER_ERRORS = (ValueError, FileNotFoundError, DatasetError, UnsupportedLayerError, TrainingDiverged)
+#: Errors that describe bad input (settings, files, data, models), a diverged run or a run directory that another
+#: process writes; the console shows their message only (any other exception with its type).
+USER_ERRORS = (ValueError, FileNotFoundError, DatasetError, UnsupportedLayerError, TrainingDiverged, Locked)
 
 COMMANDS: dict[str, Any] = {
     "data": {"synth": data.synth, "check": data.check, "download": data.download},
@@ -117,19 +119,37 @@ def resume_command(args: list[str], stop: Preempted) -> str:
     return shlex.join(["ulrp", *args])
 
 
+def _error_line(error: Exception) -> str:
+    """The one line the console prints for ``error``: the message of bad input, the type too for anything else
+    (a failure inside a run, a bug), with where to find the traceback."""
+    if isinstance(error, USER_ERRORS):
+        return f"error: {error}"
+    return f"error: {type(error).__name__}: {error} (ULRP_DEBUG=1 shows the traceback)"
+
+
+def _warning_line(
+    message: Warning | str, category: type[Warning], filename: str, lineno: int, line: str | None = None
+) -> str:
+    """A warning as the console prints it: one ``warning:`` line, without the source line that raised it."""
+    return f"warning: {message}\n"
+
+
 def console() -> None:
-    """The ``ulrp`` console command: :func:`main`, with bad input reported as one ``error:`` message instead of a
-    traceback (set ``ULRP_DEBUG=1`` to see the traceback). A preempted run (SIGTERM, SIGINT) says how to resume
-    and exits with 128 + the signal number, as if the signal had ended it."""
+    """The ``ulrp`` console command: :func:`main`, with any exception reported as one ``error:`` line and exit
+    status 1 instead of a traceback, and each warning as one ``warning:`` line (set ``ULRP_DEBUG=1`` to see the
+    traceback and where warnings come from). A preempted run (SIGTERM, SIGINT) says how to resume and exits with
+    128 + the signal number, as if the signal had ended it."""
+    if not os.environ.get("ULRP_DEBUG"):
+        warnings.formatwarning = _warning_line
     try:
         status = main()
     except Preempted as stop:
         print(f"{stop}; to resume: {resume_command(sys.argv[1:], stop)}", file=sys.stderr)
         sys.exit(128 + stop.signum)
-    except USER_ERRORS as error:
+    except Exception as error:
         if os.environ.get("ULRP_DEBUG"):
             raise
-        sys.exit(f"error: {error}")
+        sys.exit(_error_line(error))
     sys.exit(status)
 
 

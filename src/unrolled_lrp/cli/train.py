@@ -7,6 +7,7 @@ from pathlib import Path
 from unrolled_lrp import runs
 from unrolled_lrp.cli.explain import print_explanations
 from unrolled_lrp.cli.summaries import eval_summary, pretrain_summary, train_summary
+from unrolled_lrp.data.options import Device, PositiveFloat, PositiveInt, Seed
 from unrolled_lrp.data.pipeline import DataConfig
 from unrolled_lrp.experiments.demo import run_demo
 from unrolled_lrp.lrp import LRPConfig
@@ -108,7 +109,7 @@ def train(
         print(train_summary(result, out_dir=out_dir))
 
 
-def evaluate(data: DataConfig, run_dir: Path, device: str = "cpu") -> None:
+def evaluate(data: DataConfig, run_dir: Path, device: Device = "cpu") -> None:
     """Evaluate the best checkpoint of a run on the dataset's val list at full resolution.
 
     Writes ``val_metrics.json`` (mIoU, per-class IoU, confusion matrix, pixel accuracy, foreground macro and
@@ -126,13 +127,13 @@ def evaluate(data: DataConfig, run_dir: Path, device: str = "cpu") -> None:
 
 def demo(
     out_dir: Path = Path("runs/demo"),
-    num_pixel: int = 5,
-    pretrain_steps: int = 150,
-    steps: int = 200,
-    lr: float = 1e-4,
+    num_pixel: PositiveInt = 5,
+    pretrain_steps: PositiveInt = 150,
+    steps: PositiveInt = 200,
+    lr: PositiveFloat = 1e-4,
     models: list[str] = ["unrolled_lrp", "unet"],  # noqa: B006 - jsonargparse needs a literal default
-    image_size: int = 64,
-    seed: int = 0,
+    image_size: PositiveInt = 64,
+    seed: Seed = 0,
 ) -> None:
     """The whole method on the bundled synthetic dataset, on CPU in minutes.
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 
@@ -10,9 +11,10 @@ import numpy as np
 from PIL import Image
 
 from .classes import IGNORE_INDEX, VOC, ClassSet
-from .problems import DatasetError, Problem
+from .problems import DatasetError, DatasetWarning, Problem
 from .voc import (
     MASK_FOLDER,
+    VocItem,
     VocLayout,
     annotation_labels,
     find_voc,
@@ -47,21 +49,26 @@ def _image_size(path: Path, decode: bool) -> tuple[int, int] | Problem:
         return Problem(path, f"unreadable or corrupt image ({error}); re-extract or remove it from the lists")
 
 
-def _mask_problems(path: Path, size: tuple[int, int] | None, num_classes: int) -> list[Problem]:
+#: What checking one image gives: its problems and the classes it contains (as far as they could be read).
+Checked = tuple[list[Problem], frozenset[int]]
+
+
+def _mask_problems(path: Path, size: tuple[int, int] | None, num_classes: int) -> Checked:
     if not path.is_file():
-        return [Problem(path, "mask listed but missing")]
+        return [Problem(path, "mask listed but missing")], frozenset()
     try:
         mask = read_mask(path).numpy()
     except DatasetError as error:
-        return error.problems
+        return error.problems, frozenset()
     except (OSError, SyntaxError, ValueError) as error:
-        return [Problem(path, f"unreadable or corrupt mask ({error})")]
+        return [Problem(path, f"unreadable or corrupt mask ({error})")], frozenset()
     problems = []
     if size is not None and mask.shape != size:
         problems.append(
             Problem(path, f"mask size {mask.shape[1]}x{mask.shape[0]} (WxH) differs from its image {size[1]}x{size[0]}")
         )
-    invalid = sorted(set(np.unique(mask).tolist()) - {*range(num_classes), IGNORE_INDEX})
+    values = set(np.unique(mask).tolist())
+    invalid = sorted(values - {*range(num_classes), IGNORE_INDEX})
     if invalid:
         problems.append(
             Problem(
@@ -69,23 +76,27 @@ def _mask_problems(path: Path, size: tuple[int, int] | None, num_classes: int) -
                 f"mask values {invalid} outside the classes 0..{num_classes - 1} and the ignore value {IGNORE_INDEX}",
             )
         )
-    return problems
+    return problems, frozenset(values & set(range(num_classes)))
 
 
-def _labelled_problems(layout: VocLayout, image_id: str, mask: Path, classes: ClassSet, decode: bool) -> list[Problem]:
+def _labelled_problems(layout: VocLayout, image_id: str, mask: Path, classes: ClassSet, decode: bool) -> Checked:
     size = _image_size(layout.image(image_id), decode)
     if isinstance(size, Problem):
-        return [size, *_mask_problems(mask, None, classes.num_classes)]
+        problems, labels = _mask_problems(mask, None, classes.num_classes)
+        return [size, *problems], labels
     return _mask_problems(mask, size, classes.num_classes)
 
 
-def _image_level_problems(layout: VocLayout, image_id: str, classes: ClassSet, decode: bool) -> list[Problem]:
+def _image_level_problems(layout: VocLayout, image_id: str, classes: ClassSet, decode: bool) -> Checked:
     size = _image_size(layout.image(image_id), decode)
     problems = [size] if isinstance(size, Problem) else []
     annotation = layout.annotation(image_id)
     if not annotation.is_file():
-        return problems + [Problem(annotation, "annotation missing for an image-level training image")]
-    return problems + _problems(lambda: annotation_labels(annotation, classes))
+        return problems + [Problem(annotation, "annotation missing for an image-level training image")], frozenset()
+    try:
+        return problems, annotation_labels(annotation, classes)
+    except DatasetError as error:
+        return problems + error.problems, frozenset()
 
 
 def _layout_problems(layout: VocLayout, use_aug: bool) -> list[Problem]:
@@ -136,7 +147,50 @@ def check_dataset(
         + [partial(_labelled_problems, layout, i, layout.mask(i, aug=use_aug), classes, decode) for i in pixel]
         + [partial(_image_level_problems, layout, i, classes, decode) for i in image_level]
     )
-    return problems + [problem for found in parallel_map(lambda check: check(), checks) for problem in found]
+    checked = parallel_map(lambda check: check(), checks)
+    problems += [problem for found, _ in checked for problem in found]
+    labels = [found for _, found in checked]
+    splits = {
+        "val": labels[: len(val)],
+        "pixel": labels[len(val) : len(val) + len(pixel)],
+        "image_level": labels[len(val) + len(pixel) :],
+    }
+    _warn_of_absent_classes(layout, classes, splits)
+    return problems + _split_problems(layout, classes, use_aug, splits)
+
+
+def _split_problems(
+    layout: VocLayout, classes: ClassSet, use_aug: bool, splits: dict[str, list[frozenset[int]]]
+) -> list[Problem]:
+    """An empty val or pixel-labelled list, or one whose masks hold no foreground pixel: nothing to evaluate on,
+    or nothing to learn to segment (a run would train and report success all the same)."""
+    lists = {
+        "val": (layout.segmentation_sets / "val.txt", "evaluation"),
+        "pixel": (layout.aug_masks if use_aug else layout.segmentation_sets / "train.txt", "segmentation training"),
+    }
+    problems = []
+    for split, (source, purpose) in lists.items():
+        found = splits[split]
+        if not found:
+            problems.append(Problem(source, f"lists no image; {purpose} needs at least one pixel-labelled image"))
+        elif not set().union(*found) & set(classes.foreground):
+            message = f"no mask of its {len(found)} images has a foreground pixel; {purpose} needs some"
+            problems.append(Problem(source, message))
+    return problems
+
+
+def _warn_of_absent_classes(layout: VocLayout, classes: ClassSet, splits: dict[str, list[frozenset[int]]]) -> None:
+    """Warn of classes that no training image, or no val image, contains: training can go on, but it cannot
+    learn such a class, or evaluation cannot measure it (is the class file the dataset's?)."""
+    for split, found in (("training", splits["pixel"] + splits["image_level"]), ("val", splits["val"])):
+        present = set().union(*found)
+        absent = [classes.names[k] for k in classes.foreground if k not in present]
+        if absent and found:
+            warnings.warn(
+                f"{layout.root}: no {split} image contains the class(es) {', '.join(absent)}",
+                DatasetWarning,
+                stacklevel=3,
+            )
 
 
 def require_valid_dataset(
@@ -151,3 +205,20 @@ def require_valid_dataset(
     problems = check_dataset(root, classes, use_aug=use_aug, decode=decode, mask_folder=mask_folder)
     if problems:
         raise DatasetError(problems)
+
+
+def require_training_splits(pixel: Sequence[VocItem], holdout: Sequence[VocItem], classes: ClassSet) -> None:
+    """Refuse a regime a segmentation run cannot use: no pixel-labelled training image, an empty hold-out split
+    (nothing would select the checkpoint), or either without a foreground pixel."""
+    selected = len(pixel) + len(holdout)
+    if not holdout:
+        raise ValueError(
+            f"data.num_pixel: {selected} pixel-labelled image(s) selected leave none for the hold-out split that "
+            "selects the checkpoint (it takes at least one and leaves one for training); select at least 2"
+        )
+    for split, items in (("training", pixel), ("hold-out", holdout)):
+        if not any(item.labels & set(classes.foreground) for item in items):
+            raise ValueError(
+                f"the {split} split ({', '.join(item.id for item in items)}) has no foreground pixel: there is "
+                "nothing to learn or to select on; change data.seed, data.num_pixel or the hold-out size"
+            )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -11,9 +13,18 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 
-from .check import require_valid_dataset
+from .check import require_training_splits, require_valid_dataset
 from .classes import VOC, ClassSet
 from .datasets import Batch, SegmentationDataset, collate
+from .options import (
+    ClosedUnitInterval,
+    NonNegativeInt,
+    OpenUnitInterval,
+    PositiveFloat,
+    PositiveInt,
+    Seed,
+    check_ranges,
+)
 from .regimes import select_regime, write_regime
 from .sampler import MixedBatchSampler
 from .transforms import Normalisation, eval_transform, input_range, train_transform
@@ -57,41 +68,33 @@ class DataConfig:
     root: Path
     classes: Path | None = None
     mask_folder: str = MASK_FOLDER
-    num_pixel: int | None = None
-    seed: int = 0
+    num_pixel: NonNegativeInt | None = None
+    seed: Seed = 0
     use_aug: bool = False
-    batch_size: int = 10
-    pixel_fraction: float = 0.5
-    epoch_length: int | None = None
-    holdout_fraction: float = 0.1
-    holdout_count: int | None = None
-    regime_threshold: int = 500
-    uniform_weight: float = 0.5
+    batch_size: PositiveInt = 10
+    pixel_fraction: ClosedUnitInterval = 0.5
+    epoch_length: PositiveInt | None = None
+    holdout_fraction: OpenUnitInterval = 0.1
+    holdout_count: PositiveInt | None = None
+    regime_threshold: NonNegativeInt = 500
+    uniform_weight: ClosedUnitInterval = 0.5
     unselected_as_image_level: bool = True
-    crop_size: int = 256
-    scale_range: tuple[float, float] = (0.5, 2.0)
+    crop_size: PositiveInt = 256
+    scale_range: tuple[PositiveFloat, PositiveFloat] = (0.5, 2.0)
     normalise: Normalisation = "imagenet"
     color_jitter: tuple[float, float, float, float] = (0.3, 0.3, 0.3, 0.05)
-    blur_p: float = 0.0
-    blur_sigma: tuple[float, float] = (0.5, 2.5)
-    noise_p: float = 0.0
-    noise_sigma: float = 0.02
-    workers: int | None = None
+    blur_p: ClosedUnitInterval = 0.0
+    blur_sigma: tuple[PositiveFloat, PositiveFloat] = (0.5, 2.5)
+    noise_p: ClosedUnitInterval = 0.0
+    noise_sigma: PositiveFloat = 0.02
+    workers: NonNegativeInt | None = None
 
     def __post_init__(self) -> None:
-        if self.workers is not None and self.workers < 0:
-            raise ValueError(f"data.workers must be 0 or more (None: one per spare CPU core), got {self.workers}")
-        self._check_augmentation()
-
-    def _check_augmentation(self) -> None:
-        """Refuse blur and noise settings torchvision would only reject at the first training batch."""
-        for name in ("blur_p", "noise_p"):
-            if not 0 <= getattr(self, name) <= 1:
-                raise ValueError(f"data.{name} is a probability in [0, 1], got {getattr(self, name)}")
-        if not 0 < self.blur_sigma[0] <= self.blur_sigma[1]:
-            raise ValueError(f"data.blur_sigma must be [low, high] with 0 < low <= high pixels, got {self.blur_sigma}")
-        if not self.noise_sigma > 0:
-            raise ValueError(f"data.noise_sigma must be positive (noise_p 0 turns noise off), got {self.noise_sigma}")
+        check_ranges(self, "data")
+        for name in ("scale_range", "blur_sigma"):
+            low, high = getattr(self, name)
+            if low > high:
+                raise ValueError(f"data.{name} must be (low, high) with low <= high, got {getattr(self, name)}")
 
     def input_range(self) -> tuple[list[float], list[float]]:
         """Per-channel (low, high) of a [0, 1] image as the network sees it (after ``normalise``): the bounds of
@@ -115,10 +118,22 @@ class DataConfig:
         """Hold-out and val images: full resolution, normalised like the training images."""
         return eval_transform(self.normalise)
 
-    def check_crop_size(self, stride: int, network: str) -> None:
-        """Refuse, before a run trains, a crop that is no multiple of the ``stride`` of the ``network`` it trains:
-        UNet and FCN need one, and for every model it keeps each pooling window whole (see
+    def check_crop_size(self, stride: int, network: str, processes: int = 1) -> None:
+        """Refuse, before a run trains, a crop the ``network`` cannot train on: smaller than one ``stride`` (the
+        coarsest feature map would be empty), or than two when one of the ``processes`` gets a single image per
+        batch (BatchNorm would see one value per channel at the coarsest stride and fail), or no multiple of the
+        stride: UNet and FCN need one, and for every model it keeps each pooling window whole (see
         :attr:`~unrolled_lrp.models.SegmentationModel.stride`)."""
+        single = self.batch_size // processes == 1
+        minimum = 2 * stride if single else stride
+        if self.crop_size < minimum:
+            why = (
+                f"two strides: with one image per process and batch, BatchNorm needs more than one cell of the "
+                f"coarsest feature map; or raise data.batch_size above {processes}"
+                if single
+                else "its stride: one cell of the coarsest feature map"
+            )
+            raise ValueError(f"data.crop_size must be at least {minimum} for {network} ({why}), got {self.crop_size}")
         if self.crop_size % stride:
             nearest = stride * max(1, round(self.crop_size / stride))
             raise ValueError(
@@ -171,6 +186,8 @@ def build_training_data(config: DataConfig, regime_dir: Path | None = None) -> T
     pixel, holdout = split_holdout(
         selected, fraction=config.holdout_fraction, count=config.holdout_count, seed=config.seed
     )
+    if config.pixel_fraction > 0:  # segmentation training: pixel labels to learn from and a hold-out split
+        require_training_splits(pixel, holdout, classes)
     chosen = {item.id for item in selected}
     unselected = [replace(item, mask=None) for item in pools.pixel if item.id not in chosen]
     image_level = list(pools.image_level) + (unselected if config.unselected_as_image_level else [])
@@ -238,14 +255,24 @@ def _leave_signals_to_the_trainer(worker_id: int) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
+def _iterate(loader: DataLoader[Batch]) -> Generator[Batch, None, None]:
+    """The loader's batches through a generator that holds its only iterator (and with it the workers, started at
+    the first batch): closing the generator drops that iterator, which shuts the workers down."""
+    yield from loader
+
+
+@contextmanager
 def training_batches(
     data: TrainingData, seed: int, steps: range, rank: int = 0, world_size: int = 1, pin_memory: bool = False
-) -> DataLoader[Batch]:
+) -> Iterator[Iterator[Batch]]:
     """Batches ``steps`` of this rank, built by ``data.workers`` processes two batches ahead of the trainer.
 
+    The workers end with the ``with`` block, however it ends. Left to garbage collection they would outlive an
+    exception: its traceback keeps the caller's frame, and with it the open loader, alive until the interpreter
+    exits, where ``multiprocessing`` then waits forever for workers that ignore SIGTERM (they leave it to the trainer).
     ``pin_memory`` (for CUDA) lets the host-to-GPU copy of a batch overlap the step before it.
     """
-    return DataLoader(
+    loader = DataLoader(
         StepBatches(data.train, data.sampler, seed, rank, world_size),
         sampler=steps,
         batch_size=None,
@@ -254,3 +281,8 @@ def training_batches(
         prefetch_factor=2 if data.workers else None,
         worker_init_fn=_leave_signals_to_the_trainer if data.workers else None,
     )
+    batches = _iterate(loader)
+    try:
+        yield batches
+    finally:
+        batches.close()

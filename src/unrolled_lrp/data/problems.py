@@ -32,3 +32,7 @@ class DatasetError(Exception):
     def single(cls, path: Path, message: str) -> DatasetError:
         """The error of one problem: ``message`` about ``path``."""
         return cls([Problem(path, message)])
+
+
+class DatasetWarning(UserWarning):
+    """A dataset that can be used but will not give what its class file promises (a class no image contains)."""

@@ -24,6 +24,7 @@ import yaml
 from PIL import Image
 
 from .classes import IGNORE_INDEX, VOC, ClassSet
+from .options import NonNegativeInt, PositiveInt, Seed, check_ranges
 from .voc import VocLayout, write_ids
 
 ShapeFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -188,12 +189,21 @@ class SynthConfig:
             None: the 21 VOC classes.
     """
 
-    num_pixel_train: int = 40
-    num_val: int = 30
-    num_image_level: int = 150
-    image_size: int = 64
-    seed: int = 0
+    num_pixel_train: PositiveInt = 40
+    num_val: PositiveInt = 30
+    num_image_level: NonNegativeInt = 150
+    image_size: PositiveInt = 64
+    seed: Seed = 0
     classes: list[str] | Path | None = None
+
+    def __post_init__(self) -> None:
+        check_ranges(self, "synth")
+        foreground = len(self.class_set().foreground)  # reading the classes checks them
+        if self.num_pixel_train < foreground:
+            raise ValueError(
+                f"synth.num_pixel_train must be at least the {foreground} foreground classes (one image each), "
+                f"got {self.num_pixel_train}"
+            )
 
     def class_set(self) -> ClassSet:
         """The classes to draw."""
@@ -212,9 +222,7 @@ def write_synthetic_voc(root: str | Path, synth: SynthConfig = SynthConfig()) ->
     classes = synth.class_set()
     num_pixel_train, num_val, num_image_level = synth.num_pixel_train, synth.num_val, synth.num_image_level
     image_size, seed = synth.image_size, synth.seed
-    num_fg = classes.num_classes - 1
-    if num_pixel_train < num_fg or num_val < 1:
-        raise ValueError(f"need num_pixel_train >= {num_fg} (one per foreground class) and num_val >= 1")
+    num_fg = len(classes.foreground)
     rng, gen, palette = random.Random(seed), torch.Generator().manual_seed(seed), classes.png_palette()
     layout = VocLayout(Path(root) / "VOCdevkit" / "VOC2012")
     for folder in (

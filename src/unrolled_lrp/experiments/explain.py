@@ -15,7 +15,7 @@ from unrolled_lrp.data.classes import VOC, ClassSet
 from unrolled_lrp.data.transforms import IMAGENET_MEAN, IMAGENET_STD, input_range
 from unrolled_lrp.data.voc import read_image
 from unrolled_lrp.lrp import LRPConfig, unroll
-from unrolled_lrp.models import build_classifier, imagenet_categories
+from unrolled_lrp.models import build_classifier, classifier_stride, imagenet_categories
 from unrolled_lrp.models.weights import is_weights_name
 from unrolled_lrp.visualisation import save_explanation, save_top_classes
 
@@ -32,13 +32,22 @@ class Explanation:
     top_scores: list[tuple[str, float]]
 
 
-def _load_image(path: Path, size: int | None) -> torch.Tensor:
+def _load_image(path: Path, size: int | None, stride: int) -> torch.Tensor:
+    """The image as floats in [0, 1], its shorter side resized to ``size``; refused when a side is shorter than the
+    classifier's ``stride``, which leaves its last feature map empty (VGG fails there, other families explain noise)."""
     try:
         image = read_image(path)
     except OSError as error:  # PIL: missing, unreadable or not an image (UnidentifiedImageError)
         raise ValueError(f"cannot read image {path}: {error}") from None
     image = TF.to_dtype(image, torch.float32, scale=True)
-    return TF.resize(image, [size]) if size else image
+    image = TF.resize(image, [size]) if size else image
+    if min(image.shape[-2:]) < stride:
+        height, width = image.shape[-2:]
+        raise ValueError(
+            f"{path}: {width}x{height} pixels{' after --size' if size else ''}; the classifier needs at least "
+            f"{stride} on each side (its stride): pass --size {stride} or more"
+        )
+    return image
 
 
 def explain_images(
@@ -60,6 +69,8 @@ def explain_images(
     heatmaps of the ``top_k`` classes and the argmax of all of them. zB bounds left unset in ``lrp`` are the range
     of a [0, 1] image after the ImageNet normalisation the images get here.
     """
+    if not images:
+        raise ValueError("images: give at least one image file to explain")
     imagenet = classes is None and weights is not None and is_weights_name(arch, weights)
     class_set = VOC if classes is None else ClassSet.from_yaml(classes)
     names = imagenet_categories(arch) if imagenet else class_set.names
@@ -67,7 +78,7 @@ def explain_images(
     model = unroll(classifier.eval(), lrp.with_input_range(*input_range())).to(device)
     explained = []
     for path in images:
-        image = _load_image(path, size or (IMAGENET_SIZE if imagenet else None))
+        image = _load_image(path, size or (IMAGENET_SIZE if imagenet else None), classifier_stride(classifier))
         x = TF.normalize(image, IMAGENET_MEAN, IMAGENET_STD).unsqueeze(0).to(device)
         with torch.no_grad():
             out = model(x)

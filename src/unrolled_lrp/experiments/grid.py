@@ -3,36 +3,39 @@ regime, seed, model) run trained and evaluated (:mod:`unrolled_lrp.runs`), each 
 
 The run root's layout (``grid.yaml``, ``timings.csv``, a pre-training per encoder, a run directory per
 :class:`~unrolled_lrp.experiments.layout.RunKey`): ARCHITECTURE.md, "A run directory". A finished run is skipped; any
-other is trained (resuming from ``last.pt``) and evaluated. Several processes share a grid through ``shard`` ("I/N": the
-runs whose plan index is I mod N); shared steps (the synthetic dataset, pre-training) are done by the first process that
-needs them, under a file lock the others wait on. The kernel releases the lock when its holder dies, so it never goes
-stale.
+other is trained (resuming from ``last.pt``) and evaluated.
+
+Any number of processes share a grid (:func:`run_grid`, on one machine or several over a shared filesystem): a
+process trains a run while it holds the run directory's lock (:meth:`RunDir.lock`), skips the runs that others hold,
+and takes over a run whose holder died (the operating system releases a dead process's lock). Shared steps (the
+synthetic dataset, an encoder's pre-training, ``timings.csv``) are done under a lock the others wait on.
 """
 
 from __future__ import annotations
 
 import csv
-import fcntl
 import itertools
 import os
-import shutil
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import yaml
 from jsonargparse import ArgumentError, ArgumentParser
 
 from unrolled_lrp import runs
+from unrolled_lrp.data.options import PositiveInt, Seed, check_ranges
 from unrolled_lrp.data.pipeline import DataConfig
 from unrolled_lrp.data.synth import SynthConfig, write_synthetic_voc
 from unrolled_lrp.lrp import LRPConfig
 from unrolled_lrp.models import display_name, list_models, supported_architectures, takes_lrp
 from unrolled_lrp.runs import RunDir, Status, check_model_args, plain_config
+from unrolled_lrp.runs.lock import exclusive
+from unrolled_lrp.runs.rundir import RunLocked
 from unrolled_lrp.training.trainer import TrainConfig
 
 from .layout import RunKey, pretraining_dir
@@ -86,17 +89,20 @@ class GridConfig:
 
     data: DataConfig
     encoders: list[str]
-    regimes: list[int]
+    regimes: list[PositiveInt]
     models: list[str]
-    seeds: list[int] = field(default_factory=lambda: [0])
+    seeds: list[Seed] = field(default_factory=lambda: [0])
     optim: TrainConfig = field(default_factory=TrainConfig)
     pretrain_optim: TrainConfig = field(default_factory=lambda: TrainConfig(lr=1e-4, steps=1000, eval_every=1000))
     weights: str | None = None
     model_args: dict[str, dict] = field(default_factory=dict)
     lrp: LRPConfig = field(default_factory=LRPConfig)
     variants: dict[str, Variant] = field(default_factory=dict)
-    regime_seed: int | None = None
+    regime_seed: Seed | None = None
     synth: SynthConfig | None = None
+
+    def __post_init__(self) -> None:
+        check_ranges(self, "grid")
 
 
 @dataclass(frozen=True)
@@ -140,7 +146,7 @@ def grid_methods(run_root: Path) -> list[Method]:
 
 @dataclass(frozen=True)
 class GridRun:
-    """One run of the plan; ``index`` is its position in the whole plan (the shard key)."""
+    """One run of the plan; ``index`` is its position in the whole plan."""
 
     index: int
     key: RunKey
@@ -197,8 +203,6 @@ def check_grid(grid: GridConfig) -> GridConfig:
             f"{', '.join(key for key, value in per_run.items() if value is not None)}: set per run by "
             "the grid (regimes, seeds, regime_seed); leave out of the config"
         )
-    if min(grid.regimes) < 1:
-        raise ValueError(f"grid.regimes must be positive numbers of pixel-labelled images, got {grid.regimes}")
     if grid.synth is not None and grid.data.classes is None:
         return replace(grid, data=replace(grid.data, classes=grid.data.root / "classes.yaml"))
     return grid
@@ -209,17 +213,6 @@ def plan(grid: GridConfig, *, run_root: Path) -> list[GridRun]:
     combinations = itertools.product(grid.encoders, grid.regimes, grid.seeds, grid.models)
     keys = (RunKey(*combination) for combination in combinations)
     return [GridRun(index, key, RunDir(key.path(run_root))) for index, key in enumerate(keys)]
-
-
-def shard_of(spec: str) -> tuple[int, int]:
-    """``"I/N"`` as (I, N), checked."""
-    try:
-        index, count = (int(part) for part in spec.split("/"))
-    except ValueError:
-        raise ValueError(f"shard must look like I/N (e.g. 0/4), got {spec!r}") from None
-    if not 0 <= index < count:
-        raise ValueError(f"shard {spec!r}: need 0 <= I < N")
-    return index, count
 
 
 def _plain(grid: GridConfig) -> dict:
@@ -259,32 +252,10 @@ def _write_grid_file(grid: GridConfig, run_root: Path) -> None:
     os.replace(tmp, path)
 
 
-@contextmanager
-def _locked(path: Path) -> Iterator[IO[str]]:
-    """``path`` opened for appending under an exclusive lock, held until the block ends or the process dies."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            print(f"waiting for another process holding {path}")
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        yield handle
-
-
-def _once(lock: Path, done: Callable[[], bool], work: Callable[[], object]) -> None:
-    """Run ``work`` unless ``done()``; of several processes only one works, the others wait for it."""
-    if done():
-        return
-    with _locked(lock):
-        if not done():
-            work()
-
-
 def _record(run_root: Path, run_dir: Path, seconds: float) -> None:
     """Append a row to ``RUN_ROOT/timings.csv`` (the header first in a new file)."""
     path = run_root / "timings.csv"
-    with _locked(path) as handle:
+    with exclusive(path, wait=True) as handle:
         writer = csv.writer(handle)
         if path.stat().st_size == 0:
             writer.writerow(["run_dir", "seconds"])
@@ -302,13 +273,19 @@ def _timed(run_root: Path, run_dir: Path, work: Callable[[], dict]) -> dict:
 
 
 def _write_synth(grid: GridConfig, synth: SynthConfig) -> None:
-    """The synthetic dataset, unless ``data.root`` already holds it (``classes.yaml`` is written last)."""
+    """The synthetic dataset, unless ``data.root`` already holds it (``classes.yaml`` is written last); of several
+    processes one writes it while the others wait."""
     root = grid.data.root
-    _once(root.with_name(f"{root.name}.lock"), (root / "classes.yaml").exists, lambda: write_synthetic_voc(root, synth))
+    if (root / "classes.yaml").exists():
+        return
+    with exclusive(root.with_name(f"{root.name}.lock"), wait=True):
+        if not (root / "classes.yaml").exists():
+            write_synthetic_voc(root, synth)
 
 
 def _pretrained(grid: GridConfig, run_root: Path, encoder: str, device: str) -> Path:
-    """The encoder's pre-trained classifier, pre-training it first (seed 0) if no process has yet."""
+    """The encoder's pre-trained classifier, pre-training it first (seed 0) if no process has yet, or taking over a
+    pre-training whose process died."""
     run = pretraining_dir(run_root, encoder)
     data = replace(grid.data, num_pixel=None, seed=0)
     optim = replace(grid.pretrain_optim, seed=0, device=device)
@@ -321,7 +298,10 @@ def _pretrained(grid: GridConfig, run_root: Path, encoder: str, device: str) -> 
             lambda: runs.pretrain(data, optim=optim, arch=encoder, weights=grid.weights, out_dir=run.path),
         )
 
-    _once(run_root / encoder / "pretrain.lock", lambda: run.status == Status.FINISHED, work)
+    if run.status != Status.FINISHED:
+        with run.lock(wait=True):  # another process pre-training it: wait for its classifier
+            if run.status != Status.FINISHED:
+                work()
     return run.classifier
 
 
@@ -329,7 +309,7 @@ def _train_and_eval(grid: GridConfig, planned: GridRun, classifier: Path, device
     """Train one run (resumed from ``last.pt``, else started afresh), then evaluate it."""
     key, run = planned.key, planned.run
     if run.status == Status.TODO:  # nothing to resume: drop what an attempt killed before its first checkpoint left
-        shutil.rmtree(run.path, ignore_errors=True)
+        run.clear()
     data = replace(grid.data, num_pixel=key.num_pixel, seed=key.seed if grid.regime_seed is None else grid.regime_seed)
     trained = method(grid, key.model)
     runs.train(
@@ -353,46 +333,70 @@ def _print_plan(grid: GridConfig, run_root: Path, planned: list[GridRun]) -> Non
         print(f"pretrain {encoder:<10} {status:<8} {pretraining.path}")
     print(f"{'#':>4} {'encoder':<10} {'regime':>6} {'seed':>4} {'model':<13} {'status':<8} directory")
     for item in planned:
-        key = item.key
+        key, holder = item.key, item.run.held_by()
         print(
             f"{item.index:>4} {key.encoder:<10} {key.num_pixel:>6} {key.seed:>4} {key.model:<13} "
-            f"{item.run.status:<8} {item.run.path}"
+            f"{item.run.status:<8} {item.run.path}" + (f"  (running: {holder})" if holder else "")
         )
     counts = {status: sum(item.run.status == status for item in planned) for status in Status}
     print(f"{len(planned)} runs: " + ", ".join(f"{count} {status}" for status, count in counts.items()))
 
 
-def run_grid(
-    grid: GridConfig, *, run_root: Path, shard: str = "0/1", device: str | None = None, dry_run: bool = False
-) -> list[GridRun]:
-    """Train and evaluate this shard's unfinished runs; returns them (with ``dry_run``: those it would run).
+def _unfinished(planned: list[GridRun]) -> list[GridRun]:
+    return [item for item in planned if item.run.status != Status.FINISHED]
+
+
+def _take(grid: GridConfig, run_root: Path, item: GridRun, device: str, *, wait: bool) -> bool:
+    """Train and evaluate ``item`` while holding its run directory, unless another process holds it (with ``wait``:
+    until that process ends) or it is finished by then; whether this process did."""
+    with ExitStack() as held:
+        try:
+            held.enter_context(item.run.lock(wait=wait))
+        except RunLocked:
+            return False
+        if item.run.status == Status.FINISHED:
+            return False
+        key = item.key
+        classifier = _pretrained(grid, run_root, key.encoder, device)
+        print(f"{key.encoder} n{key.num_pixel} seed{key.seed} {key.model} ({item.run.status}) -> {item.run.path}")
+        metrics = _timed(run_root, item.run.path, partial(_train_and_eval, grid, item, classifier, device))
+        print(f"  val mIoU {100 * metrics['miou']:.2f}")
+        return True
+
+
+def run_grid(grid: GridConfig, *, run_root: Path, device: str | None = None, dry_run: bool = False) -> list[GridRun]:
+    """Train and evaluate the unfinished runs of the grid, sharing them with every other process that runs this grid
+    on ``run_root`` (see the module docstring); returns the runs this process trained (with ``dry_run``: the
+    unfinished ones).
+
+    A process takes the runs that no other holds, in plan order; once every run left is held by others it waits for
+    one of them, and trains it if its holder died before finishing it. It returns when every run is finished, and
+    then writes the report (``RUN_ROOT/report``, as ``ulrp report``): the last process to finish writes it last.
 
     Args:
         grid: the checked grid (:func:`load_grid`).
         run_root: folder of the study (layout in the module docstring).
-        shard: "I/N": only the runs whose plan index is I mod N.
         device: "cpu" or "cuda" for pre-training, training and evaluation; None: ``grid.optim.device``.
-        dry_run: print the plan with each run's status and run nothing.
+        dry_run: print the plan with each run's status (and the process running it) and run nothing.
     """
-    index, count = shard_of(shard)
-    planned = [item for item in plan(grid, run_root=run_root) if item.index % count == index]
+    planned = plan(grid, run_root=run_root)
     _print_plan(grid, run_root, planned)
-    todo = [item for item in planned if item.run.status != Status.FINISHED]
     if dry_run:
-        return todo
+        return _unfinished(planned)
     device = device or grid.optim.device
     run_root.mkdir(parents=True, exist_ok=True)
     _write_grid_file(grid, run_root)
     if grid.synth is not None:
         _write_synth(grid, grid.synth)
-    start = time.perf_counter()
-    for number, item in enumerate(todo, 1):
-        key = item.key
-        classifier = _pretrained(grid, run_root, key.encoder, device)
-        print(
-            f"[{number}/{len(todo)}] {key.encoder} n{key.num_pixel} seed{key.seed} {key.model} ({item.run.status}) "
-            f"-> {item.run.path}"
-        )
-        metrics = _timed(run_root, item.run.path, partial(_train_and_eval, grid, item, classifier, device))
-        print(f"  val mIoU {100 * metrics['miou']:.2f}; {time.perf_counter() - start:.0f} s since start")
-    return todo
+    trained: list[GridRun] = []
+    while unfinished := _unfinished(planned):
+        taken = [item for item in unfinished if _take(grid, run_root, item, device, wait=False)]
+        if not taken and _take(grid, run_root, unfinished[0], device, wait=True):  # all held: wait for one
+            taken = [unfinished[0]]
+        trained += taken
+    from .report import write_report  # here: the report reads the grid's methods from this module
+
+    with exclusive(run_root / "report.lock", wait=True):
+        write_report(run_root)
+    print(f"every run of the grid is finished; report: {run_root / 'report'}")
+    return trained

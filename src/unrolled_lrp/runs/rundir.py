@@ -6,13 +6,19 @@ The layout itself is described once, in ARCHITECTURE.md ("A run directory"); the
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import socket
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import MISSING, asdict, dataclass, fields, is_dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from .lock import Locked, exclusive
 
 #: Settings a resumed run may change: how long it runs, where and how fast, not what it computes.
 #: The one list of them: add a setting here when changing it mid-run leaves the result unchanged.
@@ -88,6 +94,55 @@ class RunDir:
         return self.path / "val_metrics.md"
 
     @property
+    def lockfile(self) -> Path:
+        """Locked while a process writes the run (:meth:`lock`); holds that process's pid and host."""
+        return self.path / ".lock"
+
+    @contextmanager
+    def lock(self, *, wait: bool = False) -> Iterator[None]:
+        """Hold the run directory for this process until the block ends: one process writes a run at a time.
+
+        Another process holding it: wait for it (``wait``), or raise :class:`RunLocked` naming it. The operating
+        system releases the lock when this process dies (see :mod:`.lock`); taken again by this process, it nests.
+        """
+        with ExitStack() as stack:
+            try:
+                handle = stack.enter_context(exclusive(self.lockfile, wait=wait))
+            except Locked as error:
+                raise RunLocked(self.path, self.holder()) from error
+            handle.truncate(0)
+            handle.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
+            handle.flush()
+            yield
+
+    def holder(self) -> str:
+        """The process that holds (or last held) the run directory, as its lock file says."""
+        try:
+            return self.lockfile.read_text().strip() or "pid unknown"
+        except FileNotFoundError:
+            return "pid unknown"
+
+    def held_by(self) -> str | None:
+        """The process writing the run directory now (:meth:`holder`), or None when no process holds it."""
+        if not self.lockfile.exists():
+            return None
+        try:
+            with exclusive(self.lockfile, wait=False):
+                return None
+        except Locked:
+            return self.holder()
+
+    def clear(self) -> None:
+        """Delete the run's files (to start it afresh), all but the lock file that this process may be holding."""
+        for entry in self.path.iterdir() if self.path.is_dir() else ():
+            if entry == self.lockfile:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+
+    @property
     def status(self) -> Status:
         """finished (result written), partial (``last.pt`` to resume from) or todo."""
         if (self.path / self.result).exists():
@@ -128,12 +183,23 @@ class RunDir:
         (``overwrite``, or nothing to resume); then save ``config``."""
         if self.last.exists() or self.metrics.exists():
             if overwrite:
-                shutil.rmtree(self.path)
+                self.clear()
             else:
                 self.check_resumable(config, defaults)
                 print(f"resuming the run in {self.path} (pass --overwrite true to start it anew)")
         self.path.mkdir(parents=True, exist_ok=True)
         self.config.write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+class RunLocked(Locked):
+    """Another process writes the run directory ``path``; ``holder`` says which (pid and host)."""
+
+    def __init__(self, path: Path, holder: str) -> None:
+        super().__init__(
+            path / ".lock",
+            f"{path} is in use by another process ({holder}): one process writes a run directory at a time; "
+            "wait for it to end, or stop it and run this again (the run resumes where it stopped)",
+        )
 
 
 def _flatten(config: dict, prefix: str = "") -> dict:

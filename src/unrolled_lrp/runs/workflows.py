@@ -9,6 +9,8 @@ bounds, when unset, are the range of the run's data after normalisation (``DataC
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
@@ -46,13 +48,21 @@ def _write_json(path: Path, result: dict) -> dict:
     return result
 
 
-def _start(run: RunDir, *, overwrite: bool, device: str, **config: Any) -> Distributed:
-    """Join the torchrun job if there is one; rank 0 prepares the run directory while the other ranks wait."""
+def _processes(optim: TrainConfig) -> int:
+    """How many processes share each batch: those of the torchrun job, if there is one."""
+    return setup(optim.device).world_size
+
+
+@contextmanager
+def _started(run: RunDir, *, overwrite: bool, device: str, **config: Any) -> Iterator[Distributed]:
+    """Join the torchrun job if there is one; rank 0 locks the run directory for the whole block (a second process
+    is refused, see :meth:`RunDir.lock`) and prepares it while the other ranks wait."""
     ranks = setup(device)
-    if ranks.is_main:
-        run.prepare(plain_config(**config), overwrite=overwrite, defaults=setting_defaults(**config))
-    ranks.barrier()
-    return ranks
+    with run.lock() if ranks.is_main else nullcontext():
+        if ranks.is_main:
+            run.prepare(plain_config(**config), overwrite=overwrite, defaults=setting_defaults(**config))
+        ranks.barrier()
+        yield ranks
 
 
 def check_model_args(model_args: dict) -> None:
@@ -134,14 +144,15 @@ def pretrain(
     classes = data.class_set()
     torch.manual_seed(optim.seed)
     classifier = build_classifier(arch, classes.num_classes, weights=weights, checkpoint=classifier_checkpoint)
-    data.check_crop_size(classifier_stride(classifier), f"the {arch} classifier")
+    data.check_crop_size(classifier_stride(classifier), f"the {arch} classifier", processes=_processes(optim))
     settings = {"arch": arch, "weights": weights, "classifier_checkpoint": classifier_checkpoint}
-    ranks = _start(run, overwrite=overwrite, device=optim.device, data=data, optim=optim, **settings)
-    checkpoint = pretrain_classifier(classifier, data=data, optim=optim, run=run, class_names=list(classes.names))
-    if not ranks.is_main:
-        return {}
-    metrics = evaluate(ImageClassifier(classifier), val_set(data), list(classes.names), optim.device)
-    return _write_json(run.metrics, {"arch": arch, "steps": optim.steps, "checkpoint": str(checkpoint), "val": metrics})
+    with _started(run, overwrite=overwrite, device=optim.device, data=data, optim=optim, **settings) as ranks:
+        checkpoint = pretrain_classifier(classifier, data=data, optim=optim, run=run, class_names=list(classes.names))
+        if not ranks.is_main:
+            return {}
+        metrics = evaluate(ImageClassifier(classifier), val_set(data), list(classes.names), optim.device)
+        result = {"arch": arch, "steps": optim.steps, "checkpoint": str(checkpoint), "val": metrics}
+        return _write_json(run.metrics, result)
 
 
 def train(
@@ -173,19 +184,19 @@ def train(
         model_args=model_args,
         lrp=_resolved(lrp or LRPConfig(), data),
     )
-    data.check_crop_size(segmenter.stride, f"{model} on {arch}")
+    data.check_crop_size(segmenter.stride, f"{model} on {arch}", processes=_processes(optim))
     _initialise_untied_decoder(segmenter, arch=arch, num_classes=classes.num_classes)
     if not segmenter.uses_image_labels:
         data = replace(data, pixel_fraction=1.0)
     settings: dict[str, Any] = {"model": model, "arch": arch, "weights": weights}
     settings |= {"classifier_checkpoint": classifier_checkpoint, "model_args": model_args, "lrp": _run_lrp(model, lrp)}
-    ranks = _start(run, overwrite=overwrite, device=optim.device, data=data, optim=optim, **settings)
-    training_data = build_training_data(data, regime_dir=run.path if ranks.is_main else None)
-    best = train_loop(segmenter, data=training_data, optim=optim, run=run, class_names=list(classes.names))
-    if not ranks.is_main:
-        return {}
-    result = {"model": model, "arch": arch, "parameters": count_parameters(segmenter), "holdout": best}
-    return _write_json(run.metrics, result)
+    with _started(run, overwrite=overwrite, device=optim.device, data=data, optim=optim, **settings) as ranks:
+        training_data = build_training_data(data, regime_dir=run.path if ranks.is_main else None)
+        best = train_loop(segmenter, data=training_data, optim=optim, run=run, class_names=list(classes.names))
+        if not ranks.is_main:
+            return {}
+        result = {"model": model, "arch": arch, "parameters": count_parameters(segmenter), "holdout": best}
+        return _write_json(run.metrics, result)
 
 
 def evaluate_run(data: DataConfig, *, run_dir: Path, device: str = "cpu") -> tuple[dict, str]:
@@ -193,23 +204,24 @@ def evaluate_run(data: DataConfig, *, run_dir: Path, device: str = "cpu") -> tup
     ``val_metrics.md``. Returns the metrics and the table."""
     run = RunDir(run_dir)
     config = run.saved_config()
-    classes = data.class_set()
-    segmenter = build_segmenter(
-        config["model"],
-        arch=config["arch"],
-        num_classes=classes.num_classes,
-        model_args=config.get("model_args"),
-        lrp=_resolved(LRPConfig(**config.get("lrp") or {}), data),
-    )
-    state = load(run.best)
-    try:
-        segmenter.load_state_dict(state["model"])
-    except (KeyError, RuntimeError) as error:
-        raise ValueError(
-            f"{run.best} does not hold the weights of a {config['arch']} {config['model']} with "
-            f"{classes.num_classes} classes (is --data.classes the run's class file?): {error}"
-        ) from None
-    metrics = evaluate(segmenter.to(device), val_set(data), list(classes.names), device)
-    table = metrics_table(metrics)
-    run.val_table.write_text(table)
-    return _write_json(run.val_metrics, metrics), table
+    with run.lock():  # after the check that it is a run directory: no lock file left in any other folder
+        classes = data.class_set()
+        segmenter = build_segmenter(
+            config["model"],
+            arch=config["arch"],
+            num_classes=classes.num_classes,
+            model_args=config.get("model_args"),
+            lrp=_resolved(LRPConfig(**config.get("lrp") or {}), data),
+        )
+        state = load(run.best)
+        try:
+            segmenter.load_state_dict(state["model"])
+        except (KeyError, RuntimeError) as error:
+            raise ValueError(
+                f"{run.best} does not hold the weights of a {config['arch']} {config['model']} with "
+                f"{classes.num_classes} classes (is --data.classes the run's class file?): {error}"
+            ) from None
+        metrics = evaluate(segmenter.to(device), val_set(data), list(classes.names), device)
+        table = metrics_table(metrics)
+        run.val_table.write_text(table)
+        return _write_json(run.val_metrics, metrics), table

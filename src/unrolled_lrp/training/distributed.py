@@ -88,6 +88,8 @@ def setup(device: str) -> Distributed:
     """
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     target = torch.device(device)
+    if target.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r}: this process sees no CUDA device; use cpu or run it on a GPU node")
     if world_size == 1:
         return Distributed(0, 1, target)
     if target.type == "cuda":

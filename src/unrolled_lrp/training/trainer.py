@@ -14,6 +14,15 @@ import torch
 from tqdm import tqdm
 
 from unrolled_lrp.data.datasets import Batch
+from unrolled_lrp.data.options import (
+    Device,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    Seed,
+    check_ranges,
+)
 from unrolled_lrp.data.pipeline import TrainingData, step_seed, training_batches
 from unrolled_lrp.evaluation.evaluate import evaluate
 from unrolled_lrp.models import SegmentationModel, SegmentationOutput
@@ -53,26 +62,27 @@ class TrainConfig:
             loss or gradient norm stops the run before the update.
     """
 
-    steps: int = 1000
-    lr: float = 1e-5
-    weight_decay: float = 0.01
-    seg_weight: float = 1.0
-    cls_weight: float = 1.0
-    eval_every: int = 100
-    log_every: int = 10
-    seed: int = 0
-    device: str = "cpu"
+    steps: PositiveInt = 1000
+    lr: PositiveFloat = 1e-5
+    weight_decay: NonNegativeFloat = 0.01
+    seg_weight: NonNegativeFloat = 1.0
+    cls_weight: NonNegativeFloat = 1.0
+    eval_every: PositiveInt = 100
+    log_every: PositiveInt = 10
+    seed: Seed = 0
+    device: Device = "cpu"
     precision: Precision = "fp32"
     channels_last: bool = False
-    snapshot_every: int = 0
-    snapshot_images: int = 4
+    snapshot_every: NonNegativeInt = 0
+    snapshot_images: PositiveInt = 4
     compile: bool = False
-    grad_clip: float | None = None
+    grad_clip: PositiveFloat | None = None
 
     def __post_init__(self) -> None:
+        check_ranges(self, "optim")
         check_precision(self.precision)
-        if self.grad_clip is not None and not self.grad_clip > 0:
-            raise ValueError(f"optim.grad_clip must be positive or None (no clipping), got {self.grad_clip}")
+        if not self.seg_weight + self.cls_weight > 0:
+            raise ValueError("optim.seg_weight and optim.cls_weight are both 0: there would be no loss to train on")
 
 
 #: What the training steps call: the model, or the model behind DDP and/or ``torch.compile``.
@@ -211,13 +221,15 @@ def train(
     progress = _resume(model, optimizer, run.last, ranks.device)
     network = _network(model, ranks, optim.compile)
     steps = range(progress.step, optim.steps)
-    loader = training_batches(
-        data, optim.seed, steps, ranks.rank, ranks.world_size, pin_memory=ranks.device.type == "cuda"
-    )
-    bar = tqdm(steps, initial=progress.step, total=optim.steps, desc="train", disable=not ranks.is_main)
     pace = Pace()
-    with RunLog(run.log, run.tensorboard, progress.step, enabled=ranks.is_main) as log, stop_requests() as stop:
-        batches = iter(loader)
+    with (
+        RunLog(run.log, run.tensorboard, progress.step, enabled=ranks.is_main) as log,
+        stop_requests() as stop,
+        training_batches(
+            data, optim.seed, steps, ranks.rank, ranks.world_size, pin_memory=ranks.device.type == "cuda"
+        ) as batches,
+        tqdm(steps, initial=progress.step, total=optim.steps, desc="train", disable=not ranks.is_main) as bar,
+    ):
         for step in bar:
             if ranks.is_main:
                 maybe_snapshot(model, data.val, step, run.snapshots, optim.snapshot_every, optim.snapshot_images)
