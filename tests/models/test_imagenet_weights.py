@@ -52,3 +52,34 @@ def test_unrolled_logits_equal_the_classifiers_and_heatmaps_its_input_x_gradient
         assert ((exact - reference).abs().max() / reference.abs().max()).item() < 1e-10
     finally:
         classifier.float()
+
+
+def test_an_untied_decoder_started_from_the_backbone_holds_its_imagenet_weights(imagenet_mobilenet, tiny_voc, tmp_path):
+    """``untied_init="backbone"`` (the authors' released code): the decoder's convolutions start from the backbone's
+    ImageNet weights and its class bottleneck afresh, while the classifier is the one the run starts from."""
+    from tiny_runs import tiny_data_args
+    from unrolled_lrp.cli.main import main
+    from unrolled_lrp.training.checkpoint import load
+
+    common = [*tiny_data_args(tiny_voc), "--arch", "mobilenet_v2", "--optim.steps", "1", "--optim.lr", "1e-7"]
+    main(
+        [
+            "train",
+            *common,
+            "--lrp.decoder_weights",
+            "untied",
+            "--lrp.untied_init",
+            "backbone",
+            "--out_dir",
+            str(tmp_path),
+        ]
+    )
+    state = load(tmp_path / "last.pt")["model"]
+    decoder = {k.removeprefix("unrolled.decoder.weights."): v for k, v in state.items() if ".decoder." in k}
+    imagenet = dict(imagenet_mobilenet.named_parameters())
+    for name, weight in decoder.items():
+        if name != "classifier_1":
+            assert torch.allclose(weight, imagenet[name.replace("_", ".") + ".weight"], atol=1e-5), name
+    assert decoder["classifier_1"].shape == (3, 1280)
+    classifier = state["unrolled.classifier.features.0.0.weight"]
+    assert not torch.allclose(classifier, imagenet["features.0.0.weight"], atol=1e-2)  # the run's own classifier

@@ -48,3 +48,25 @@ def test_lrp_options_reach_the_unrolled_model_whole():
     assert build_model("ws_ae", classifier, 3, lrp=lrp).unrolled.config == LRPConfig(
         activations="relu", relu6="ratio", class_chunk_size=2
     )
+
+
+def test_the_readout_control_learns_only_a_per_class_affine_map_of_the_frozen_classifiers_heatmaps():
+    classifier = random_classifier("resnet10", num_classes=3).train()
+    lrp = LRPConfig(composite="epsilon_gamma_box", low=-2.0, high=2.5)
+    model = build_model("lrp_readout", classifier, 3, lrp=lrp).train()
+    statistics = [m.running_mean.clone() for m in classifier.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    x = torch.randn(4, 3, 32, 32, dtype=torch.float64)
+    with torch.no_grad():
+        model.readout_scale.copy_(torch.tensor([2.0, 0.5, 1.0]))
+        model.readout_offset.copy_(torch.tensor([0.1, -0.2, 0.3]))
+    out = model(x, seg_mask=2)
+    reference = build_model("unrolled_lrp", classifier, 3, lrp=lrp).eval()(x[:2])
+    expected = reference.seg_logits * torch.tensor([2.0, 0.5, 1.0]).view(-1, 1, 1) + torch.tensor(
+        [0.1, -0.2, 0.3]
+    ).view(-1, 1, 1)
+    assert torch.allclose(out.seg_logits, expected, rtol=1e-12)
+    assert torch.equal(out.class_logits, classifier.eval()(x))  # eval-mode BatchNorm: F1 kept by construction
+    out.seg_logits.sum().backward()
+    assert [name for name, p in model.named_parameters() if p.grad is not None] == ["readout_scale", "readout_offset"]
+    now = [m.running_mean for m in classifier.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert all(torch.equal(a, b) for a, b in zip(statistics, now))

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from unrolled_lrp.data.pipeline import DataConfig, build_training_data
+from unrolled_lrp.lrp import LRPConfig
 from unrolled_lrp.models.unrolled import UnrolledSegmenter
 from unrolled_lrp.runs import RunDir
 from unrolled_lrp.training.checkpoint import load
@@ -18,7 +19,7 @@ from unrolled_lrp.training.trainer import TrainConfig, train
 NAMES = ["background", "cat", "dog"]
 
 
-def _segmenter() -> UnrolledSegmenter:
+def _segmenter(lrp: LRPConfig = LRPConfig()) -> UnrolledSegmenter:
     torch.manual_seed(0)
     classifier = nn.Sequential(
         nn.Conv2d(3, 8, 3, padding=1),
@@ -31,7 +32,7 @@ def _segmenter() -> UnrolledSegmenter:
         nn.Flatten(),
         nn.Linear(8, len(NAMES)),
     )
-    return UnrolledSegmenter(classifier, len(NAMES))
+    return UnrolledSegmenter(classifier, len(NAMES), lrp)
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +41,8 @@ def data(tiny_voc):
     return build_training_data(replace(config, workers=0))
 
 
-def _train(data, run_dir, workers=0, **options):
-    model = _segmenter()
+def _train(data, run_dir, workers=0, lrp: LRPConfig = LRPConfig(), **options):
+    model = _segmenter(lrp)
     optim = TrainConfig(**{"steps": 4, "lr": 1e-2, "eval_every": 2, "log_every": 1, **options})
     best = train(model, data=replace(data, workers=workers), optim=optim, run=RunDir(run_dir), class_names=NAMES)
     return model, best
@@ -57,6 +58,22 @@ def test_a_run_resumed_with_another_number_of_workers_ends_with_the_same_weights
     _train(data, tmp_path / "resumed", workers=2, steps=2)
     resumed, _ = _train(data, tmp_path / "resumed", workers=1)
     _assert_same_weights(straight, resumed)
+
+
+def test_an_untied_composite_run_trains_both_weights_and_resumes_bit_identical(data, tmp_path, single_thread):
+    lrp = LRPConfig(composite="epsilon_gamma_box", low=-2.2, high=2.7, decoder_weights="untied")
+    start = _segmenter(lrp).state_dict()
+    straight, _ = _train(data, tmp_path / "straight", lrp=lrp)
+    _train(data, tmp_path / "resumed", lrp=lrp, steps=2)
+    resumed, _ = _train(data, tmp_path / "resumed", lrp=lrp)
+    _assert_same_weights(straight, resumed)
+    end = straight.state_dict()
+    for part in ("unrolled.decoder.weights.", "unrolled.classifier."):
+        moved = [key for key in start if key.startswith(part) and not torch.equal(start[key], end[key])]
+        assert moved, f"no {part} weight was trained"
+    assert torch.equal(
+        end["unrolled.decoder.weights.0"], load(tmp_path / "resumed" / "last.pt")["model"]["unrolled.decoder.weights.0"]
+    )
 
 
 @pytest.mark.slow  # compiling forward and backward takes about a minute on a 2-core CPU

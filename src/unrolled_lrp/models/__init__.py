@@ -1,6 +1,7 @@
 """Classifiers, their shared encoders, and the baseline segmentation models.
 
-Importing this package registers "unet", "mt_unet", "fcn", "unrolled_lrp" and "ws_ae" in the model registry.
+Importing this package registers "unet", "mt_unet", "fcn", "unrolled_lrp", "ws_ae" and "lrp_readout" in the model
+registry.
 """
 
 from torch import nn

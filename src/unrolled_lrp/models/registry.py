@@ -3,8 +3,8 @@
 Each builder turns a classifier into a segmentation model sharing the classifier's
 pre-trained modules: ``builder(classifier, num_classes, **options) -> SegmentationModel``; a builder that decodes
 LRP heatmaps also takes ``lrp=LRPConfig(...)``. Builders register themselves with :func:`register_model` when
-:mod:`unrolled_lrp.models` is imported: ``unet``, ``mt_unet``, ``fcn``, ``unrolled_lrp`` and ``ws_ae``. The
-registry is asked through the functions below, never through its dict.
+:mod:`unrolled_lrp.models` is imported: ``unet``, ``mt_unet``, ``fcn``, ``unrolled_lrp``, ``ws_ae`` and
+``lrp_readout``. The registry is asked through the functions below, never through its dict.
 """
 
 from __future__ import annotations

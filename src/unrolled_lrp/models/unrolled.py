@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import torch
 from torch import Tensor, nn
 
 from unrolled_lrp.lrp import LRPConfig, unroll
@@ -64,6 +65,39 @@ class UnrolledSegmenter(SegmentationModel):
         return SegmentationOutput(out.heatmaps * scale, out.logits)
 
 
+class HeatmapReadout(UnrolledSegmenter):
+    """The readout-only control: the classifier frozen (weights and BatchNorm statistics), only a per-class scale
+    and offset of its heatmaps learned. It shows what the heatmaps of the pre-trained classifier give before any
+    encoder weight moves, and keeps the classifier's F1 by construction."""
+
+    def __init__(
+        self,
+        classifier: nn.Module,
+        num_classes: int,
+        lrp: LRPConfig = LRPConfig(),
+        heatmap_scale: float | str = "pixels",
+    ) -> None:
+        super().__init__(classifier, num_classes, lrp, heatmap_scale)
+        self.unrolled.requires_grad_(False)
+        self.readout_scale = nn.Parameter(torch.ones(num_classes))
+        self.readout_offset = nn.Parameter(torch.zeros(num_classes))
+
+    def train(self, mode: bool = True) -> HeatmapReadout:
+        """Train the readout; the classifier stays in eval mode, so its BatchNorm statistics never move."""
+        super().train(mode)
+        self.unrolled.eval()
+        return self
+
+    def forward(self, x: Tensor, seg_mask: Tensor | int | None = None) -> SegmentationOutput:
+        with torch.no_grad():  # nothing below the readout learns
+            heatmaps, logits = super().forward(x, seg_mask)
+        if heatmaps is None:
+            return SegmentationOutput(None, logits)
+        return SegmentationOutput(
+            heatmaps * self.readout_scale.view(-1, 1, 1) + self.readout_offset.view(-1, 1, 1), logits
+        )
+
+
 @register_model("unrolled_lrp", display="unrolled LRP")
 def unrolled_lrp(
     classifier: nn.Module, num_classes: int, *, lrp: LRPConfig = LRPConfig(), heatmap_scale: float | str = "pixels"
@@ -78,3 +112,11 @@ def ws_ae(
 ) -> UnrolledSegmenter:
     """Weight-shared autoencoder ablation: tied weights and up-sampling, standard ReLUs in the decoder."""
     return UnrolledSegmenter(classifier, num_classes, replace(lrp, activations="relu"), heatmap_scale)
+
+
+@register_model("lrp_readout", display="LRP readout (classifier frozen)")
+def lrp_readout(
+    classifier: nn.Module, num_classes: int, *, lrp: LRPConfig = LRPConfig(), heatmap_scale: float | str = "pixels"
+) -> HeatmapReadout:
+    """The readout-only control (:class:`HeatmapReadout`)."""
+    return HeatmapReadout(classifier, num_classes, lrp, heatmap_scale)

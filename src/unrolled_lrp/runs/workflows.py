@@ -25,6 +25,7 @@ from unrolled_lrp.evaluation.evaluate import evaluate
 from unrolled_lrp.lrp import LRPConfig
 from unrolled_lrp.models import (
     SegmentationModel,
+    UnrolledSegmenter,
     build_classifier,
     build_model,
     classifier_stride,
@@ -86,6 +87,17 @@ def build_segmenter(
         return build_model(model, classifier, num_classes, **options)
     except TypeError as error:  # an option the model's builder does not take
         raise ValueError(f"model_args {model_args} do not fit model {model!r}: {error}") from None
+
+
+def _initialise_untied_decoder(segmenter: SegmentationModel, *, arch: str, num_classes: int) -> None:
+    """``untied_init="backbone"``: the untied decoder starts from ``arch``'s ImageNet weights and a fresh class
+    bottleneck (seeded like every new parameter), the state of the authors' released code; "classifier" keeps the
+    copy of the classifier the model was built with. A resumed run then loads its own decoder over it."""
+    if not isinstance(segmenter, UnrolledSegmenter):
+        return
+    lrp = segmenter.unrolled.config
+    if lrp.decoder_weights == "untied" and lrp.untied_init == "backbone":
+        segmenter.unrolled.load_decoder(build_classifier(arch, num_classes, weights="imagenet"))
 
 
 def _recorded_lrp(model: str, lrp: LRPConfig | None) -> dict[str, LRPConfig]:
@@ -163,6 +175,7 @@ def train(
         lrp=_resolved(lrp or LRPConfig(), data),
     )
     data.check_crop_size(segmenter.stride, f"{model} on {arch}")
+    _initialise_untied_decoder(segmenter, arch=arch, num_classes=classes.num_classes)
     if not segmenter.uses_image_labels:
         data = replace(data, pixel_fraction=1.0)
     settings: dict[str, Any] = {"model": model, "arch": arch, "weights": weights}
