@@ -35,7 +35,8 @@ def single_thread():
 #: end-to-end runs (training through the trainer, the command line, grids, torchrun) and full-size networks in
 #: float64, each several seconds on a 2-core CPU. Patterns on pytest's node ids, kept in one place so that the files
 #: of a test need no change to move it; a fast test of the same property runs in their stead where there is one (the
-#: per-family tests in tests/lrp on small nets, the bad-input and config-error tables, the tiny unit tests).
+#: per-family tests in tests/lrp on small nets, the bad-input and config-error tables, the tiny unit tests). Brackets
+#: of a parametrised id are escaped as ``[[]``: fnmatch reads ``[...]`` as a character class.
 SLOW = (
     "tests/cli/test_reproducible.py::*",
     "tests/cli/test_train_cli.py::test_pretrain_*",
@@ -56,9 +57,19 @@ SLOW = (
     "tests/training/test_precision.py::*",
     "tests/training/test_snapshots.py::*",
     "tests/lrp/test_exactness.py::*",
-    "tests/lrp/test_gradients.py::test_parameter_gradients_equal_double_backprop[vgg11_bn]",
+    "tests/lrp/test_gradients.py::test_parameter_gradients_equal_double_backprop*",
     "tests/lrp/test_properties.py::test_torch_compile_*",
-    "tests/lrp/test_properties.py::*[vgg11_bn]",
+    "tests/lrp/test_properties.py::test_tying_survives_*",
+    "tests/lrp/test_properties.py::test_batchnorm_statistics_*",
+    "tests/lrp/test_properties.py::test_chunked_training_*",
+    "tests/lrp/test_properties.py::*[[]vgg11_bn]",
+    "tests/lrp/test_mobilenet_v2.py::test_gradient_mode_in_train_mode_*",
+    "tests/lrp/test_mobilenet_v2.py::test_ratio_mode_equals_*",
+    "tests/lrp/test_mobilenet_v2.py::test_parameter_gradients_*",
+    "tests/lrp/test_mobilenet_v2.py::test_ratio_mode_parameter_gradients_*",
+    "tests/lrp/test_mobilenet_v2.py::*[[]mobilenet_v2@1.0]",
+    "tests/lrp/test_untied.py::test_untied_gradients_*",
+    "tests/models/test_imagenet_weights.py::test_unrolled_logits_*",
     "tests/models/*vgg1*",
     "tests/visualisation/test_figures.py::test_the_figures_never_*",
     "tests/visualisation/test_figures.py::test_the_report_keeps_*",

@@ -78,7 +78,9 @@ def test_training_and_evaluation_use_the_runs_lrp_options(tiny_voc, tmp_path, mo
     assert built[0].low is not None and len(built[0].low) == 3  # per channel, from the data's normalisation
 
 
-def test_a_model_without_heatmaps_records_no_lrp_options(tiny_voc, tmp_path):
+def test_a_model_without_heatmaps_records_no_lrp_options_and_resumes(tiny_voc, tmp_path):
     run = tmp_path / "unet"
     main(["train", *tiny_data_args(tiny_voc), *STEPS, "--model", "unet", "--out_dir", str(run)])
-    assert yaml.safe_load((run / "config.yaml").read_text())["lrp"] is None
+    assert "lrp" not in yaml.safe_load((run / "config.yaml").read_text())
+    main(["train", "--resume", str(run), "--optim.steps", "2"])
+    assert len((run / "log.csv").read_text().splitlines()) == 2

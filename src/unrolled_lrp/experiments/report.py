@@ -28,8 +28,9 @@ from .tables import Cell, Row, Table, summarise, to_markdown, write_csv
 
 TABLE1_MODELS = ("unet", "mt_unet", "unrolled_lrp")
 """Table 1 rows, in the paper's order: every method that trains one of these models."""
-ABLATION_MODELS = ("unrolled_lrp", "ws_ae", "fcn", "unet")
-"""Table 3 rows: unrolled LRP, its ablations, and UNet as the reference the paper lists last."""
+ABLATION_MODELS = ("unrolled_lrp", "ws_ae", "lrp_readout", "fcn", "unet")
+"""Table 3 rows: unrolled LRP, its ablations and the readout-only control, and UNet as the reference the paper lists
+last."""
 PRETRAIN_COLUMN = "0"
 """Table 2's column of the classifier before segmentation training (no pixel labels seen)."""
 FIGURE_STEPS = 6

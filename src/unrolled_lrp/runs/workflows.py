@@ -109,10 +109,11 @@ def _initialise_untied_decoder(segmenter: SegmentationModel, *, arch: str, num_c
         segmenter.unrolled.load_decoder(build_classifier(arch, num_classes, weights="imagenet"))
 
 
-def _run_lrp(model: str, lrp: LRPConfig | None) -> LRPConfig | None:
+def _recorded_lrp(model: str, lrp: LRPConfig | None) -> dict[str, LRPConfig]:
     """The LRP options a run of ``model`` records: ``lrp`` (default ``LRPConfig()``) if it decodes heatmaps, else
-    none, so that they neither clutter nor block the resume of a model without heatmaps."""
-    return (lrp or LRPConfig()) if takes_lrp(model) else None
+    none at all (no key: ``--resume`` then gives the command's default back, which a model without heatmaps
+    ignores), so that they neither clutter nor block the resume of a model without heatmaps."""
+    return {"lrp": lrp or LRPConfig()} if takes_lrp(model) else {}
 
 
 def _resolved(lrp: LRPConfig, data: DataConfig) -> LRPConfig:
@@ -189,7 +190,7 @@ def train(
     if not segmenter.uses_image_labels:
         data = replace(data, pixel_fraction=1.0)
     settings: dict[str, Any] = {"model": model, "arch": arch, "weights": weights}
-    settings |= {"classifier_checkpoint": classifier_checkpoint, "model_args": model_args, "lrp": _run_lrp(model, lrp)}
+    settings |= {"classifier_checkpoint": classifier_checkpoint, "model_args": model_args} | _recorded_lrp(model, lrp)
     with _started(run, overwrite=overwrite, device=optim.device, data=data, optim=optim, **settings) as ranks:
         training_data = build_training_data(data, regime_dir=run.path if ranks.is_main else None)
         best = train_loop(segmenter, data=training_data, optim=optim, run=run, class_names=list(classes.names))
