@@ -25,7 +25,7 @@ def _layers(model: nn.Module) -> dict[str, nn.Module]:
 @pytest.mark.parametrize("composite", ["zero", "epsilon_gamma_box"])
 def test_a_fresh_untied_decoder_gives_the_tied_heatmaps_and_owns_separate_weights(arch, composite):
     classifier = random_classifier(arch, num_classes=3)
-    x = torch.randn(2, 3, 21, 19, dtype=torch.float64)
+    x = torch.randn(2, 3, 33, 35, dtype=torch.float64)  # the tiny VGG pools 5 times
     tied = unroll(classifier, composite=composite, low=-2.0, high=2.5)
     untied = unroll(classifier, composite=composite, low=-2.0, high=2.5, decoder_weights="untied")
     assert torch.equal(untied(x).heatmaps, tied(x).heatmaps)
@@ -51,8 +51,8 @@ def test_untied_gradients_split_the_tied_gradient_between_encoder_and_decoder(ar
     gives each use its own parameter, so the tied gradient is the sum of the two untied ones, and the decoder's
     own gradient is non-zero: both are trained."""
     classifier = random_classifier(arch, num_classes=3)
-    x = torch.randn(2, 3, 21, 19, dtype=torch.float64)
-    target = torch.randint(0, 3, (2, 21, 19))
+    x = torch.randn(2, 3, 33, 35, dtype=torch.float64)  # the tiny VGG pools 5 times
+    target = torch.randint(0, 3, (2, 33, 35))
     tied = unroll(classifier, composite=composite, low=-2.0, high=2.5)
     untied = unroll(classifier, composite=composite, low=-2.0, high=2.5, decoder_weights="untied")
     layers = _layers(classifier)
