@@ -33,8 +33,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from unrolled_lrp.lrp.affine import AffineMap
+from unrolled_lrp.lrp.records import Record, select_images
 
-Record = Any
 Transform = Callable[[Tensor], Tensor]
 
 
@@ -46,16 +46,6 @@ def stabilize(z: Tensor, epsilon: float) -> Tensor:
 def per_class(record: Tensor) -> Tensor:
     """A per-image record ``(B, ...)`` with a class axis inserted, to broadcast over a signal ``(B, K, ...)``."""
     return record.unsqueeze(1)
-
-
-def select_images(record: Record, index: Tensor) -> Record:
-    """A rule's record restricted to the images ``index``: every tensor in it is per image."""
-    if record is None:
-        return None
-    if isinstance(record, Tensor):
-        return record[index]
-    items = [select_images(item, index) for item in record]
-    return type(record)._make(items) if hasattr(record, "_fields") else tuple(items)
 
 
 @dataclass(frozen=True)

@@ -14,19 +14,18 @@ order, and reports whether the unit's output can be negative, which the next uni
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from unrolled_lrp.lrp.affine import AffineMap, batchnorm_affine
+from unrolled_lrp.lrp.records import Record, channels_innermost
 from unrolled_lrp.lrp.rules import IDENTITY, Activation, GateRule, Rule, Zero, per_class
 
 if TYPE_CHECKING:
     from unrolled_lrp.lrp.composites import Binder
-
-Record = Any
 
 
 class Unit(ABC):
@@ -113,7 +112,7 @@ class AffineUnit(Unit):
         z = self.bn(c) if self.bn is not None else c
         in_size = tuple(a.shape[1:])
         record = self.rule.encode(self._map(scale, shift, in_size), a, z, self.act, self.signed_input)
-        return self.act(z), AffineRecord(record, scale, in_size)
+        return self.act(z), AffineRecord(channels_innermost(record), scale, in_size)
 
     def decode(self, g: Tensor, record: AffineRecord) -> Tensor:
         return self.rule.decode(self._map(record.scale, None, record.in_size), g, record.rule, self.act)
@@ -369,7 +368,7 @@ class ResidualUnit(Unit):
         else:
             z_short, short_record = self.shortcut.encode(a)
         s = z_main + z_short
-        return self.act(s), ResidualRecord(main_record, short_record, self.rule.gate(s, self.act))
+        return self.act(s), ResidualRecord(main_record, short_record, channels_innermost(self.rule.gate(s, self.act)))
 
     def decode(self, g: Tensor, record: ResidualRecord) -> Tensor:
         q = self.rule.apply(g, None if record.gate is None else per_class(record.gate), self.act)
