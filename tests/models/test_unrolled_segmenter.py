@@ -29,6 +29,42 @@ def test_default_scale_makes_scores_relevance_densities_with_the_same_argmax():
     assert torch.equal(density.argmax(1), literal.argmax(1))
 
 
+def test_relevance_scale_gives_unit_scores_per_image_with_the_same_argmax_and_a_fixed_constant():
+    """The z+ and flat rules lose most of the logit on the way down: only a per-image normalisation gives them
+    scores a softmax can use, and it must neither change the segmentation nor route gradient through the norm."""
+    classifier = random_classifier("resnet18", num_classes=4)
+    x = torch.randn(2, 3, 32, 48, dtype=torch.float64)
+    lrp = LRPConfig(composite="epsilon_plus_flat")
+    literal = build_model("unrolled_lrp", classifier, 4, heatmap_scale=1.0, lrp=lrp)(x).seg_logits
+    model = build_model("unrolled_lrp", classifier, 4, lrp=lrp)
+    assert model.heatmap_scale == "relevance"
+    scores = model(x).seg_logits
+    assert torch.allclose(scores.abs().mean(dim=(1, 2, 3)), torch.ones(2, dtype=torch.float64), rtol=1e-12)
+    assert torch.equal(scores.argmax(1), literal.argmax(1))
+    ratio = (scores / literal).flatten(1)
+    assert torch.allclose(ratio, ratio[:, :1].expand_as(ratio), rtol=1e-10)  # one positive constant per image
+    weights = torch.randn_like(literal)
+    (grad,) = torch.autograd.grad((scores * weights).sum(), model.unrolled.classifier.fc.weight)
+    (literal_grad,) = torch.autograd.grad(
+        (literal * weights * ratio[:, 0].detach().view(-1, 1, 1, 1)).sum(), classifier.fc.weight
+    )
+    assert torch.allclose(grad, literal_grad, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("lrp", "scale"),
+    [
+        (LRPConfig(), "pixels"),
+        (LRPConfig(composite="epsilon"), "pixels"),
+        (LRPConfig(composite="epsilon", rules={"first": "flat"}), "relevance"),
+        (LRPConfig(composite="epsilon_gamma_box", low=-2.0, high=2.5), "relevance"),
+    ],
+)
+def test_auto_scale_keeps_densities_for_the_conservative_rules_only(lrp, scale):
+    model = build_model("unrolled_lrp", random_classifier("resnet10", num_classes=3), 3, lrp=lrp)
+    assert model.heatmap_scale == scale
+
+
 @pytest.mark.parametrize("scale", [0.0, -1.0, "pixel"])
 def test_invalid_heatmap_scale_is_rejected(scale):
     with pytest.raises(ValueError, match="heatmap_scale"):
