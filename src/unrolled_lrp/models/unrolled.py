@@ -10,7 +10,7 @@ at every input size. ``heatmap_scale=1.0`` gives the paper's formulation as writ
 
 Only the conservative rules (LRP-0, epsilon) keep a heatmap's sum near its logit. The z+, gamma, alpha-beta and
 bounded input rules pass on a small, rule-dependent fraction of it: on the MSRC MobileNetV2 an EpsilonPlusFlat
-heatmap sums to about 1e-5 of its logit, so even the ``"pixels"`` scores are about 1e-4 and the loss never leaves
+heatmap sums to about 2e-5 of its logit, so even the ``"pixels"`` scores are about 1e-4 and the loss never leaves
 ``ln C``. ``"relevance"`` divides each image's heatmaps by their mean absolute value over classes and pixels
 (a per-image positive constant, held fixed in the backward pass): the scores then have unit scale whatever the
 rule conserves. ``"auto"``, the default, is ``"pixels"`` for the conservative composites and ``"relevance"``
@@ -83,7 +83,7 @@ class UnrolledSegmenter(SegmentationModel):
         if self.heatmap_scale == "relevance":
             size = heatmaps.detach().abs().mean(dim=(1, 2, 3), keepdim=True)
             return heatmaps / size.clamp_min(torch.finfo(heatmaps.dtype).tiny)
-        return heatmaps * self.heatmap_scale
+        return heatmaps * float(self.heatmap_scale)  # a positive number (checked in __init__)
 
 
 class HeatmapReadout(UnrolledSegmenter):
