@@ -15,7 +15,7 @@ import yaml
 
 from tiny_runs import tiny_grid
 from unrolled_lrp.cli.main import main
-from unrolled_lrp.experiments.grid import _write_grid_file, load_grid, plan, run_grid
+from unrolled_lrp.experiments.grid import _plain, _same_runs, _write_grid_file, load_grid, plan, run_grid
 from unrolled_lrp.experiments.layout import RunKey
 from unrolled_lrp.experiments.report import write_report
 
@@ -165,6 +165,9 @@ def _variant(config: dict, variant: dict) -> None:
         (lambda c: _variant(c, {"model": "unrolled_lrp", "lrp": {"composite": "alpha"}}), r"variants\.v\.lrp"),
         (lambda c: _variant(c, {"model": "unet", "lrp": {"composite": "epsilon"}}), "'unet' decodes no heatmaps"),
         (lambda c: _variant(c, {"model": "unet", "model_args": {"gamma": 1}}), "--lrp.gamma"),
+        (lambda c: _variant(c, {"model": "unet", "optim": {"lrr": 1.0}}), r"variants\.v\.optim .*lrr"),
+        (lambda c: _variant(c, {"model": "unet", "optim": {"steps": 0}}), r"variants\.v\.optim .*steps"),
+        (lambda c: _variant(c, {"model": "unet", "optim": {"seed": 3}}), r"variants\.v\.optim .*set per run"),
         (lambda c: c.update(regimes=[0, 2]), "regimes"),
         (lambda c: c.update(seeds=[-1]), "seeds"),
         (lambda c: c["synth"].update(num_val=0), "num_val"),
@@ -188,17 +191,25 @@ def test_a_grid_on_a_fully_pixel_labelled_dataset_runs_to_the_end(tmp_path):
     assert (tmp_path / "runs" / "resnet18" / "n2" / "seed0" / "unrolled_lrp" / "val_metrics.json").is_file()
 
 
-def test_a_variant_trains_its_model_with_its_own_lrp_options_and_is_a_row_of_the_report(tmp_path):
+def test_a_variant_trains_its_model_with_its_own_lrp_and_optim_options_and_is_a_row_of_the_report(tmp_path):
     """A variant's epsilon of 1000 absorbs all relevance: its heatmaps, hence its pixel scores, are ~0 and the first
-    segmentation loss is ln 3 (three classes), unlike unrolled LRP's with the grid's LRP-0."""
+    segmentation loss is ln 3 (three classes), unlike unrolled LRP's with the grid's LRP-0. Its own learning rate
+    is the one its run trains with."""
     config = tiny_grid(tmp_path)
-    variant = {"model": "unrolled_lrp", "lrp": {"composite": "epsilon", "epsilon": 1000.0}, "display": "absorbed"}
+    variant = {
+        "model": "unrolled_lrp",
+        "lrp": {"composite": "epsilon", "epsilon": 1000.0},
+        "optim": {"lr": 3e-4},
+        "display": "absorbed",
+    }
     config.update(models=["unrolled_lrp", "eps"], variants={"eps": variant}, regimes=[2], seeds=[0])
     run_root = tmp_path / "runs"
     run_grid(load_grid(write_config(tmp_path / "grid.yaml", config)), run_root=run_root)
     runs = {name: run_root / "resnet18" / "n2" / "seed0" / name for name in ("unrolled_lrp", "eps")}
-    saved = yaml.safe_load((runs["eps"] / "config.yaml").read_text())
-    assert saved["model"] == "unrolled_lrp" and saved["lrp"]["composite"] == "epsilon"
+    saved = {name: yaml.safe_load((path / "config.yaml").read_text()) for name, path in runs.items()}
+    assert saved["eps"]["model"] == "unrolled_lrp" and saved["eps"]["lrp"]["composite"] == "epsilon"
+    assert (saved["eps"]["optim"]["lr"], saved["unrolled_lrp"]["optim"]["lr"]) == (3e-4, config["optim"]["lr"])
+    assert saved["eps"]["optim"]["seed"] == 0 and saved["eps"]["optim"]["steps"] == config["optim"]["steps"]
     first_seg_loss = {name: float(next(csv.reader((path / "log.csv").open()))[2]) for name, path in runs.items()}
     assert first_seg_loss["eps"] == pytest.approx(math.log(3), abs=1e-3)
     assert abs(first_seg_loss["unrolled_lrp"] - math.log(3)) > 0.05
@@ -212,3 +223,12 @@ def test_a_variant_trains_its_model_with_its_own_lrp_options_and_is_a_row_of_the
     changed = {**config, "variants": {"eps": {**variant, "lrp": {"composite": "epsilon", "epsilon": 1.0}}}}
     with pytest.raises(ValueError, match="other settings"):
         run_grid(load_grid(write_config(tmp_path / "changed.yaml", changed)), run_root=run_root)
+
+
+def test_a_run_root_written_before_a_variant_option_existed_still_takes_its_grid(tmp_path):
+    """A ``grid.yaml`` saved without a variant field added since (here ``optim``) means that field's default."""
+    config = {**tiny_grid(tmp_path), "variants": {"v": {"model": "unet"}}, "models": ["unet", "v"]}
+    new = _plain(load_grid(write_config(tmp_path / "grid.yaml", config)))
+    saved = {**new, "variants": {"v": {k: v for k, v in new["variants"]["v"].items() if k != "optim"}}}
+    assert _same_runs(saved, new)
+    assert not _same_runs({**saved, "variants": {"v": {**saved["variants"]["v"], "optim": {"lr": 1.0}}}}, new)

@@ -12,7 +12,7 @@ STUDY = Path(__file__).resolve().parents[2] / "configs" / "msrc_study.yaml"
 def test_the_msrc_study_compares_every_baseline_and_three_unrolled_variants_on_the_imagenet_mobilenet():
     grid = load_grid(STUDY)
     methods = [method(grid, name) for name in grid.models]
-    assert {m.model for m in methods} == {"unrolled_lrp", "unet", "mt_unet", "fcn", "ws_ae"}
+    assert {m.model for m in methods} == {"unrolled_lrp", "lrp_readout", "unet", "mt_unet", "fcn", "ws_ae"}
     unrolled = {(m.lrp.composite, m.lrp.decoder_weights) for m in methods if m.model == "unrolled_lrp" and m.lrp}
     # the paper's text (LRP-0, tied), the zero-shot screening's choice (tied) and the authors' code (untied)
     assert unrolled == {("zero", "tied"), ("epsilon_plus_flat", "tied"), ("epsilon_plus_flat", "untied")}
@@ -33,3 +33,10 @@ def test_the_composite_variants_train_on_scores_normalised_per_image_and_lrp0_on
         ("epsilon_plus_flat", "tied"): "relevance",
         ("epsilon_plus_flat", "untied"): "relevance",
     }
+
+
+def test_the_readout_control_learns_its_few_parameters_at_its_own_rate_and_every_other_model_at_the_grids():
+    grid = load_grid(STUDY)
+    rates = {method(grid, name).model: method(grid, name).optim.lr for name in grid.models}
+    assert rates.pop("lrp_readout") == 1e-2
+    assert set(rates.values()) == {grid.optim.lr}

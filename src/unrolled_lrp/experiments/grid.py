@@ -54,12 +54,15 @@ class Variant:
         lrp: LRP options over the grid's ``lrp``, e.g. ``{composite: epsilon_gamma_box}`` (models that decode
             heatmaps only).
         model_args: Model options over the grid's ``model_args`` of ``model``, e.g. ``{heatmap_scale: 1.0}``.
+        optim: Training settings over the grid's ``optim``, e.g. ``{lr: 1.0e-2}`` for the readout-only control,
+            whose 30 parameters barely move at an encoder's learning rate (``seed`` and ``device`` stay per run).
         display: Its name in the report; default: the variant's name.
     """
 
     model: str
     lrp: dict[str, Any] = field(default_factory=dict)
     model_args: dict[str, Any] = field(default_factory=dict)
+    optim: dict[str, Any] = field(default_factory=dict)
     display: str | None = None
 
 
@@ -108,14 +111,15 @@ class GridConfig:
 @dataclass(frozen=True)
 class Method:
     """What a run directory of the grid trains: its ``name`` (a registered model, or a variant of the grid), the
-    registered ``model`` it builds with ``model_args`` and ``lrp`` (None for models without heatmaps), and its
-    ``display`` name in the report."""
+    registered ``model`` it builds with ``model_args`` and ``lrp`` (None for models without heatmaps), its
+    ``display`` name in the report, and the training settings ``optim`` it trains with."""
 
     name: str
     model: str
     display: str
     model_args: dict[str, Any] | None = None
     lrp: LRPConfig | None = None
+    optim: TrainConfig | None = None  # None: a report row of runs outside the grid
 
 
 def method(grid: GridConfig, name: str) -> Method:
@@ -124,15 +128,25 @@ def method(grid: GridConfig, name: str) -> Method:
     variant = grid.variants.get(name, Variant(model=name))
     model_args = {**grid.model_args.get(variant.model, {}), **variant.model_args} or None
     display = variant.display or (name if name in grid.variants else display_name(name))
+    optim = _variant_options(grid.optim, variant.optim, f"grid.variants.{name}.optim", per_run=("seed", "device"))
     if not takes_lrp(variant.model):
         if variant.lrp:
             raise ValueError(f"grid.variants.{name}.lrp: model {variant.model!r} decodes no heatmaps")
-        return Method(name, variant.model, display, model_args)
+        return Method(name, variant.model, display, model_args, optim=optim)
+    lrp = _variant_options(grid.lrp, variant.lrp, f"grid.variants.{name}.lrp")
+    return Method(name, variant.model, display, model_args, lrp, optim)
+
+
+def _variant_options(shared: Any, options: dict[str, Any], where: str, per_run: tuple[str, ...] = ()) -> Any:
+    """The grid's ``shared`` settings (a dataclass) with a variant's ``options`` over them; a ValueError names
+    ``where`` and the field that does not fit."""
+    fixed = sorted(set(options) & set(per_run))
+    if fixed:
+        raise ValueError(f"{where} {options}: {fixed} are set per run")
     try:
-        lrp = replace(grid.lrp, **variant.lrp)
-    except (TypeError, ValueError) as error:  # an unknown field, or a value LRPConfig refuses
-        raise ValueError(f"grid.variants.{name}.lrp {variant.lrp}: {error}") from None
-    return Method(name, variant.model, display, model_args, lrp)
+        return replace(shared, **options)
+    except (TypeError, ValueError) as error:  # an unknown field, or a value the dataclass refuses
+        raise ValueError(f"{where} {options}: {error}") from None
 
 
 def grid_methods(run_root: Path) -> list[Method]:
@@ -235,7 +249,9 @@ def _same_runs(saved: dict, new: dict) -> bool:
     """Whether a grid ``new`` computes the runs of ``saved`` (both plain) as ``saved`` did."""
     old_variants, new_variants = saved.get("variants") or {}, new.get("variants") or {}
     common = old_variants.keys() & new_variants.keys()
-    return _settings(saved) == _settings(new) and all(old_variants[n] == new_variants[n] for n in common)
+    # as Variants, so that a field added since (with its default) does not count as a change
+    same = all(Variant(**old_variants[n]) == Variant(**new_variants[n]) for n in common)
+    return _settings(saved) == _settings(new) and same
 
 
 def _write_grid_file(grid: GridConfig, run_root: Path) -> None:
@@ -314,7 +330,7 @@ def _train_and_eval(grid: GridConfig, planned: GridRun, classifier: Path, device
     trained = method(grid, key.model)
     runs.train(
         data,
-        optim=replace(grid.optim, seed=key.seed, device=device),
+        optim=replace(trained.optim or grid.optim, seed=key.seed, device=device),
         model=trained.model,
         arch=key.encoder,
         classifier_checkpoint=classifier,
