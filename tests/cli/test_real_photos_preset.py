@@ -13,16 +13,21 @@ CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 PRESET = CONFIGS / "real_photos.yaml"
 
 
+#: The variant of configs/msrc_study.yaml that the preset is.
+STUDY_VARIANT = "unrolled_plusflat"
+
+
 def test_the_preset_trains_what_the_msrc_study_trained():
     settings = build_parser().parse_args(["train", "--config", str(PRESET), "--data.root", "photos"]).train
     study = load_grid(CONFIGS / "msrc_study.yaml")
-    (unrolled,) = [m for m in (method(study, name) for name in study.models) if m.model == "unrolled_lrp"]
-    assert (settings.model, settings.arch) == (unrolled.model, study.encoders[0])
-    assert vars(settings.lrp) == asdict(unrolled.lrp)
+    variant = method(study, STUDY_VARIANT)
+    assert variant.lrp is not None and variant.optim is not None
+    assert (settings.model, settings.arch) == (variant.model, study.encoders[0])
+    assert vars(settings.lrp) == asdict(variant.lrp)
     assert (settings.optim.lr, settings.optim.steps, settings.optim.eval_every) == (
-        study.optim.lr,
-        study.optim.steps,
-        study.optim.eval_every,
+        variant.optim.lr,
+        variant.optim.steps,
+        variant.optim.eval_every,
     )
     for field in ("batch_size", "pixel_fraction", "crop_size", "scale_range"):
         assert getattr(settings.data, field) == getattr(study.data, field), field
