@@ -1,4 +1,4 @@
-"""``configs/real_photos.yaml``: the MSRC study's winning variant as a preset of ``ulrp train``."""
+"""``configs/real_photos.yaml``: the MSRC study's winning method as a preset of ``ulrp train``."""
 
 from dataclasses import asdict
 from pathlib import Path
@@ -14,7 +14,7 @@ PRESET = CONFIGS / "real_photos.yaml"
 
 
 #: The variant of configs/msrc_study.yaml that the preset is.
-STUDY_VARIANT = "unrolled_plusflat"
+STUDY_VARIANT = "readout_plusflat"
 
 
 def test_the_preset_trains_what_the_msrc_study_trained():
